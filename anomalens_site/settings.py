@@ -1,0 +1,282 @@
+"""Django settings for AnomaLens.
+
+Every deployment-specific value is read from an environment variable. The
+comment above each one gives its meaning and its default, so that a fresh
+clone runs with no configuration at all (SQLite under ``var/``, the django-q2
+ORM broker on the same database).
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name, default=False):
+    """Read a yes/no environment variable; accept 1/0, true/false, yes/no, on/off."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(
+        f"Invalid value {raw!r} for {name}: use one of 1, 0, true, false, yes, no."
+    )
+
+
+def env_list(name, default):
+    """Read a comma-separated environment variable into a list of stripped items."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return list(default)
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+# DJANGO_DEBUG: show tracebacks and serve static files from the apps. Default: off.
+DEBUG = env_bool("DJANGO_DEBUG", default=False)
+
+# DJANGO_SECRET_KEY: the key that signs sessions and CSRF tokens. Default: an
+# insecure development key, accepted only while DEBUG is on or under tests.
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    SECRET_KEY = "django-insecure-anomalens-development-key-change-me"
+    INSECURE_SECRET_KEY = True
+else:
+    INSECURE_SECRET_KEY = False
+
+# DJANGO_ALLOWED_HOSTS: comma-separated host names the site answers to.
+# Default: localhost, 127.0.0.1 and [::1].
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+
+# DJANGO_CSRF_TRUSTED_ORIGINS: comma-separated origins (scheme and host) allowed
+# to post forms through a proxy. Default: none beyond the request's own host.
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+# ANOMALENS_VAR_DIR: folder for the default SQLite file and saved models.
+# Default: var/ in the project folder, which git ignores.
+VAR_DIR = Path(os.environ.get("ANOMALENS_VAR_DIR", BASE_DIR / "var"))
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "django_q",
+    "store",
+    "activities",
+    "simulator",
+    "anomalies",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "anomalens_site.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "anomalens_site.wsgi.application"
+
+# DATABASE_URL: where the data lives, as a URL (postgres://user:pass@host:5432/name
+# or sqlite:///path). Default: an SQLite file at var/anomalens.sqlite3.
+DEFAULT_SQLITE_PATH = VAR_DIR / "anomalens.sqlite3"
+DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{DEFAULT_SQLITE_PATH}")
+try:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+except ValueError as exc:
+    raise ImproperlyConfigured(
+        f"Invalid DATABASE_URL {DATABASE_URL!r}: {exc}. Use a URL such as "
+        "postgres://user@127.0.0.1:5432/anomalens or sqlite:///var/anomalens.sqlite3."
+    ) from exc
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets readers run beside one writer; the busy timeout (seconds) and
+    # IMMEDIATE transactions make the web server and a worker queue for the
+    # write lock instead of failing with "database is locked" mid-transaction.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": (
+            "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;PRAGMA foreign_keys=ON;"
+        ),
+    }
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-anomalens.sqlite3")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"
+    },
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+# ANOMALENS_TIME_ZONE: the zone pages show times in; data is stored in UTC.
+# Default: UTC.
+TIME_ZONE = os.environ.get("ANOMALENS_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+USE_THOUSAND_SEPARATOR = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+# Serve static files straight from the apps when collectstatic has not run.
+WHITENOISE_USE_FINDERS = True
+
+# ANOMALENS_MEDIA_ROOT: folder for saved detector models and uploads.
+# Default: var/media.
+MEDIA_ROOT = Path(os.environ.get("ANOMALENS_MEDIA_ROOT", VAR_DIR / "media"))
+MEDIA_URL = "media/"
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "login"
+
+# ANOMALENS_MAX_UPLOAD_MB: largest accepted upload, in MiB. Default: 200.
+MAX_UPLOAD_BYTES = int(os.environ.get("ANOMALENS_MAX_UPLOAD_MB", "200")) * 1024 * 1024
+# Request bodies above this size (bytes) are rejected; a bulk POST of 10,000
+# activity events is about 3 MiB of JSON.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "anomalens_site.permissions.ReadAuthenticatedWriteWithModelPermission",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "anomalens_site.pagination.LimitOffsetSkipPagination",
+    "PAGE_SIZE": 100,
+    "DEFAULT_FILTER_BACKENDS": [
+        "anomalens_site.filters.StrictDjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "anomalens_site.exceptions.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    # ANOMALENS_THROTTLE_ANON / ANOMALENS_THROTTLE_USER: request rates per client.
+    # Defaults: 60/minute anonymous, 6000/minute per user or token.
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("ANOMALENS_THROTTLE_ANON", "60/minute"),
+        "user": os.environ.get("ANOMALENS_THROTTLE_USER", "6000/minute"),
+    },
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "AnomaLens API",
+    "DESCRIPTION": "Store data, user activity and the anomalies found in them.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+}
+
+# REDIS_URL: when set (redis://127.0.0.1:6379/0), django-q2 uses Redis as its
+# broker. Default: unset, so tasks queue in the default database (ORM broker).
+REDIS_URL = os.environ.get("REDIS_URL", "")
+# ANOMALENS_Q_WORKERS: background worker processes. Default: 1.
+Q_WORKERS = int(os.environ.get("ANOMALENS_Q_WORKERS", "1"))
+# ANOMALENS_TASK_TIMEOUT: seconds a task may run before the cluster kills it.
+# Default: 3600. The retry period is set longer, so a task is never started
+# twice while its first attempt is still running.
+TASK_TIMEOUT = int(os.environ.get("ANOMALENS_TASK_TIMEOUT", "3600"))
+Q_CLUSTER = {
+    "name": "anomalens",
+    "workers": Q_WORKERS,
+    "timeout": TASK_TIMEOUT,
+    "retry": TASK_TIMEOUT + 600,
+    "max_attempts": 1,
+    "ack_failures": True,
+    "catch_up": False,
+    "save_limit": 1000,
+    "label": "Background tasks",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+    # The ORM broker polls the queue table; one poll every 0.5 s is cheap.
+    Q_CLUSTER["poll"] = 0.5
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        # ANOMALENS_LOG_LEVEL: level of the application's own loggers. Default: INFO.
+        name: {
+            "handlers": ["console"],
+            "level": os.environ.get("ANOMALENS_LOG_LEVEL", "INFO"),
+            "propagate": False,
+        }
+        for name in ("store", "activities", "simulator", "anomalies", "anomalens_site")
+    },
+}
+
+if not DEBUG:
+    SESSION_COOKIE_HTTPONLY = True
+    X_FRAME_OPTIONS = "DENY"
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    # DJANGO_SECURE_COOKIES: send session and CSRF cookies over HTTPS only.
+    # Default: off, because the bundled server speaks plain HTTP on loopback.
+    SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", default=False)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

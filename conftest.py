@@ -1,0 +1,68 @@
+"""Fixtures shared by every app's tests: users of each access level and API clients."""
+
+import pytest
+from django.contrib.auth.models import Permission
+from rest_framework.test import APIClient
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    return django_user_model.objects.create_user(
+        username="staff", password="staff-pass-123", is_staff=True, is_superuser=True
+    )
+
+
+@pytest.fixture
+def reader_user(django_user_model):
+    """A logged-in user with no model permissions: may read, may not write."""
+    return django_user_model.objects.create_user(
+        username="reader", password="reader-pass-123"
+    )
+
+
+@pytest.fixture
+def writer_user(django_user_model):
+    """A non-staff user allowed to add, change and delete store data and activities."""
+    user = django_user_model.objects.create_user(
+        username="writer", password="writer-pass-123"
+    )
+    codenames = [
+        f"{action}_{model}"
+        for action in ("add", "change", "delete", "view")
+        for model in (
+            "category",
+            "product",
+            "customer",
+            "order",
+            "orderitem",
+            "useractivity",
+        )
+    ]
+    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    return user
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def staff_client(staff_user):
+    client = APIClient()
+    client.force_authenticate(staff_user)
+    return client
+
+
+@pytest.fixture
+def reader_client(reader_user):
+    client = APIClient()
+    client.force_authenticate(reader_user)
+    return client
+
+
+@pytest.fixture
+def writer_client(writer_user):
+    client = APIClient()
+    client.force_authenticate(writer_user)
+    return client
