@@ -140,6 +140,9 @@ class Run(models.Model):
     rows_processed = models.PositiveIntegerField(default=0)
     anomalies_found = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # Detection only: precision, recall, ROC-AUC and the curves behind them,
+    # computed against the simulator's labels when the scored rows have any.
+    metrics = models.JSONField(default=dict, blank=True)
     task_id = models.CharField(max_length=64, blank=True)
     trained_model = models.ForeignKey(
         TrainedModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
