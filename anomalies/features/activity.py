@@ -35,7 +35,7 @@ ACTION_TYPES = [choice.value for choice in ActionType]
 
 # Gap given to an IP's first event, and the largest gap kept: one day, in seconds.
 MAX_GAP_SECONDS = 86_400.0
-# Longest look-back window below; the loader reads this much history first.
+# Maximum look-back window below, so the loader reads this much history first.
 HISTORY_SECONDS = 3600
 
 AUTOMATED_AGENT = re.compile(
@@ -97,7 +97,7 @@ def build_activity_features(raw, known_customer_ips=None, tz="UTC"):
     features["order_total"] = _numeric(raw["order_total"])
     features["quantity"] = _numeric(raw["quantity"])
 
-    # Per IP address; an event without an IP is a group of its own.
+    # Per IP address. An event without an IP is a group of its own.
     ip_groups = group_codes(ip)
     gaps = seconds_since_previous(ip_groups, times, ids)
     features["ip_seconds_since_previous"] = np.minimum(
@@ -123,7 +123,7 @@ def build_activity_features(raw, known_customer_ips=None, tz="UTC"):
     features["session_events_so_far"] = session_count.astype(float)
     features["session_events_per_minute"] = session_count / elapsed_minutes
 
-    # Per customer; anonymous events have no customer history at all.
+    # Per customer. Anonymous events have no customer history at all.
     customer_groups = group_codes(customer)
     pair_keys = customer.astype(str).str.cat(ip.astype(str), sep="|")
     pair_groups = group_codes(pair_keys.where(has_customer & has_ip))

@@ -29,7 +29,7 @@ PRIOR_COLUMNS = ["customer_id", "prior_count", "prior_sum", "prior_last"]
 MAX_GAP_SECONDS = 30 * 86_400.0
 # Largest ratio kept for total/items and total/typical total.
 MAX_RATIO = 100.0
-# Longest look-back window below; the loader reads this much history first.
+# Maximum look-back window below, so the loader reads this much history first.
 HISTORY_SECONDS = 86_400
 
 FEATURE_NAMES = [
