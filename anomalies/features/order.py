@@ -1,0 +1,116 @@
+"""Features of orders, computed per order from the customer's earlier orders only."""
+
+import numpy as np
+import pandas as pd
+
+from .common import (
+    MICROS_PER_SECOND,
+    cumulative_before,
+    group_codes,
+    seconds_since_previous,
+    to_micros,
+    to_utc,
+    window_count,
+)
+
+RAW_COLUMNS = [
+    "id",
+    "created_at",
+    "customer_id",
+    "total_amount",
+    "item_count",
+    "units",
+    "items_total",
+]
+# Columns of the per-customer summary of orders placed before the loaded rows.
+PRIOR_COLUMNS = ["customer_id", "prior_count", "prior_sum", "prior_last"]
+
+# Gap given to a customer's first order, and the largest gap kept: 30 days.
+MAX_GAP_SECONDS = 30 * 86_400.0
+# Largest ratio kept for total/items and total/typical total.
+MAX_RATIO = 100.0
+# Maximum look-back window below, so the loader reads this much history first.
+HISTORY_SECONDS = 86_400
+
+FEATURE_NAMES = [
+    "total",
+    "item_count",
+    "units",
+    "total_to_items_ratio",
+    "customer_orders_24h",
+    "seconds_since_previous_order",
+    "total_to_customer_typical",
+    "first_order",
+    "hour",
+]
+
+
+def _ratio(numerator, denominator):
+    """Divide with zero handled: 0/0 is 1 (nothing differs), x/0 is the cap."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(
+            denominator > 0,
+            numerator / np.where(denominator > 0, denominator, 1.0),
+            np.where(numerator > 0, MAX_RATIO, 1.0),
+        )
+    return np.clip(ratio, 0.0, MAX_RATIO)
+
+
+def build_order_features(raw, prior=None, tz="UTC"):
+    """Compute the order features of every row of ``raw``, indexed by order id.
+
+    ``raw`` has the columns in ``RAW_COLUMNS`` in any row order. ``prior`` is
+    an optional frame with ``PRIOR_COLUMNS`` that sums up each customer's
+    orders placed before the first row of ``raw``, so that "first order" and
+    "typical total" stay right when only recent orders are loaded.
+    """
+    raw = raw.reset_index(drop=True)
+    ids = raw["id"].to_numpy(dtype=np.int64)
+    times = to_micros(raw["created_at"])
+    customer = pd.Series(raw["customer_id"]).astype("Int64")
+    customers = group_codes(customer)
+    total = pd.to_numeric(raw["total_amount"], errors="coerce").fillna(0.0)
+    total = total.to_numpy(dtype=float)
+    items_total = pd.to_numeric(raw["items_total"], errors="coerce").fillna(0.0)
+    items_total = items_total.to_numpy(dtype=float)
+
+    prior_count = np.zeros(len(raw))
+    prior_sum = np.zeros(len(raw))
+    prior_last = np.full(len(raw), np.nan)
+    if prior is not None and len(prior):
+        summary = prior.assign(customer_id=prior["customer_id"].astype("Int64"))
+        summary = summary.set_index("customer_id")
+        prior_count = customer.map(summary["prior_count"]).fillna(0).to_numpy(float)
+        prior_sum = customer.map(summary["prior_sum"]).fillna(0).to_numpy(float)
+        last = customer.map(summary["prior_last"])
+        has_last = last.notna().to_numpy()
+        prior_last[has_last] = to_micros(last[has_last])
+
+    earlier_count = prior_count + cumulative_before(
+        customers, times, ids, np.ones(len(raw))
+    )
+    earlier_sum = prior_sum + cumulative_before(customers, times, ids, total)
+    typical = np.where(earlier_count > 0, earlier_sum / np.maximum(earlier_count, 1), 0)
+
+    gaps = seconds_since_previous(customers, times, ids)
+    gap_from_prior = (times - prior_last) / MICROS_PER_SECOND
+    gaps = np.where(np.isnan(gaps), gap_from_prior, gaps)
+    gaps = np.minimum(np.nan_to_num(gaps, nan=MAX_GAP_SECONDS), MAX_GAP_SECONDS)
+
+    features = {
+        "total": total,
+        "item_count": pd.to_numeric(raw["item_count"]).fillna(0).to_numpy(float),
+        "units": pd.to_numeric(raw["units"]).fillna(0).to_numpy(float),
+        "total_to_items_ratio": _ratio(total, items_total),
+        "customer_orders_24h": window_count(
+            customers, times, HISTORY_SECONDS * MICROS_PER_SECOND
+        ).astype(float),
+        "seconds_since_previous_order": gaps,
+        "total_to_customer_typical": np.where(
+            earlier_count > 0, _ratio(total, typical), 1.0
+        ),
+        "first_order": (earlier_count == 0).astype(float),
+        "hour": to_utc(raw["created_at"]).tz_convert(tz).hour.to_numpy(dtype=float),
+    }
+    frame = pd.DataFrame(features, index=pd.Index(ids, name="id"))
+    return frame[FEATURE_NAMES].astype(float)

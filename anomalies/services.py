@@ -1,0 +1,433 @@
+"""Start, execute and supervise training and detection runs.
+
+``start_runs`` validates a request completely before it creates any ``Run``,
+then queues one django-q2 task per run or executes the runs inline.
+``execute_run`` does the work of one run and always leaves it succeeded or
+failed with the reason. ``fail_stale_runs`` marks runs whose worker stopped
+sending heartbeats as failed.
+"""
+
+import datetime
+import logging
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from . import evaluation, storage
+from .detectors import REGISTRY, DetectorError, get_detector_class
+from .features import ENTITY_TYPES, load_features
+from .models import DetectorSettings, Finding, Run
+
+logger = logging.getLogger(__name__)
+
+# DetectorSettings fields a request may override.
+PARAMETER_FIELDS = [
+    "limit",
+    "z_threshold",
+    "zscore_robust",
+    "iforest_n_estimators",
+    "iforest_contamination",
+    "dbscan_eps",
+    "dbscan_min_samples",
+    "dbscan_max_train_rows",
+]
+# Seconds between heartbeats of a running run.
+HEARTBEAT_SECONDS = 30
+# A running run without a heartbeat for this many seconds has lost its worker.
+STALE_RUN_SECONDS = 300
+# Rows scored per step of a detection run; progress is reported per step.
+SCORING_CHUNK_ROWS = 50_000
+# Findings inserted per INSERT statement.
+FINDING_BATCH_SIZE = 2_000
+
+
+def resolve_parameters(parameters=None):
+    """Merge request parameters over the DetectorSettings defaults and validate them.
+
+    Raises ``ValidationError`` with one message per invalid field, naming the
+    value and the accepted range.
+    """
+    parameters = dict(parameters or {})
+    defaults = DetectorSettings.load()
+    errors = {}
+    unknown = sorted(set(parameters) - set(PARAMETER_FIELDS))
+    for name in unknown:
+        errors[name] = [
+            f"Unknown parameter {name!r}: use one of {', '.join(PARAMETER_FIELDS)}."
+        ]
+
+    resolved = {}
+    for name in PARAMETER_FIELDS:
+        field = DetectorSettings._meta.get_field(name)
+        value = parameters.get(name, getattr(defaults, name))
+        if value is None or value == "":
+            if field.null:
+                resolved[name] = None
+                continue
+            errors[name] = [f"Missing {name}: {_accepted(field)}"]
+            continue
+        try:
+            if isinstance(value, bool) and not isinstance(field.default, bool):
+                raise ValidationError("booleans are not numbers")
+            cleaned = field.to_python(value)
+            if field.get_internal_type() == "FloatField" and not np.isfinite(cleaned):
+                raise ValidationError("not finite")
+            for validator in field.validators:
+                validator(cleaned)
+        except ValidationError:
+            errors[name] = [f"Invalid {name} {value!r}: {_accepted(field)}"]
+            continue
+        resolved[name] = cleaned
+    if errors:
+        raise ValidationError(errors)
+    return resolved
+
+
+def _accepted(field):
+    """Describe the values a DetectorSettings field accepts."""
+    if field.get_internal_type() == "BooleanField":
+        return "use true or false."
+    bounds = {type(v).__name__: v.limit_value for v in field.validators}
+    low = bounds.get("MinValueValidator")
+    high = bounds.get("MaxValueValidator")
+    kind = "a whole number" if "Integer" in field.get_internal_type() else "a number"
+    suffix = " (or null to pick it automatically)" if field.null else ""
+    return f"use {kind} from {low} to {high}{suffix}."
+
+
+def validate_request(kind, entity_types, detectors=None, parameters=None):
+    """Check a run request and return ``(entity_types, detectors, parameters)``.
+
+    Raises ``ValidationError`` naming each invalid field, before anything is
+    stored. Detection also requires a usable trained model for every pair.
+    """
+    errors = {}
+    if kind not in Run.Kind.values:
+        errors["kind"] = [f"Invalid kind {kind!r}: use train or detect."]
+    if isinstance(entity_types, str):
+        entity_types = [entity_types]
+    entity_types = list(entity_types or [])
+    bad_entities = [e for e in entity_types if e not in ENTITY_TYPES]
+    if not entity_types or bad_entities:
+        errors["entity_type"] = [
+            f"Invalid entity type {bad_entities[0] if bad_entities else entity_types!r}"
+            f": use one of {', '.join(ENTITY_TYPES)} (or all)."
+        ]
+    if detectors is None:
+        detectors = list(REGISTRY)
+    elif isinstance(detectors, str):
+        detectors = [detectors]
+    detectors = list(dict.fromkeys(detectors))
+    bad_detectors = [d for d in detectors if d not in REGISTRY]
+    if not detectors or bad_detectors:
+        errors["algorithms"] = [
+            f"Unknown detector {bad_detectors[0] if bad_detectors else detectors!r}: "
+            f"use one or more of {', '.join(REGISTRY)}."
+        ]
+    try:
+        resolved = resolve_parameters(parameters)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+        resolved = None
+    if errors:
+        raise ValidationError(errors)
+
+    if kind == Run.Kind.DETECT:
+        problems = []
+        for detector in detectors:
+            for entity_type in entity_types:
+                try:
+                    storage.check_model(storage.active_model(detector, entity_type))
+                except storage.ModelLoadError as exc:
+                    problems.append(str(exc))
+        if problems:
+            raise ValidationError({"algorithms": problems})
+    return entity_types, detectors, resolved
+
+
+def start_runs(
+    kind, entity_types, detectors=None, parameters=None, user=None, background=True
+):
+    """Validate a request, create one queued Run per detector and entity, and start them.
+
+    ``kind`` is "train" or "detect"; ``entity_types`` a list of "activity" and
+    "order"; ``detectors`` None means every registered detector;
+    ``parameters`` overrides DetectorSettings defaults. With ``background``
+    each run is queued as a django-q2 task, otherwise the runs execute inline
+    before this returns. Raises ``ValidationError`` before creating any run.
+    Returns the runs, refreshed from the database.
+    """
+    entity_types, detectors, resolved = validate_request(
+        kind, entity_types, detectors, parameters
+    )
+    fail_stale_runs()
+    requested_by = user if getattr(user, "is_authenticated", False) else None
+    with transaction.atomic():
+        runs = [
+            Run.objects.create(
+                kind=kind,
+                detector=detector,
+                entity_type=entity_type,
+                parameters=resolved,
+                requested_by=requested_by,
+            )
+            for entity_type in entity_types
+            for detector in detectors
+        ]
+    logger.info(
+        "Created %s runs %s (background=%s)",
+        kind,
+        [run.pk for run in runs],
+        background,
+    )
+    for run in runs:
+        if background:
+            _enqueue(run)
+        else:
+            execute_run(run.pk)
+        run.refresh_from_db()
+    return runs
+
+
+def _enqueue(run):
+    # Imported here so that importing services never needs a configured cluster.
+    from django_q.tasks import async_task
+
+    try:
+        task_id = async_task(
+            "anomalies.tasks.execute_run_task",
+            run.pk,
+            hook="anomalies.tasks.record_task_result",
+            task_name=f"{run.kind}-{run.detector}-{run.entity_type}-{run.pk}",
+        )
+    except Exception as exc:  # broker down or misconfigured
+        logger.exception("Queueing run %s failed", run.pk)
+        mark_failed(run.pk, f"Could not queue the background task: {exc}")
+        return
+    Run.objects.filter(pk=run.pk, task_id="").update(task_id=str(task_id))
+
+
+def mark_failed(run_id, reason):
+    """Mark a queued or running run failed with ``reason``; return 1 if it changed."""
+    now = timezone.now()
+    return Run.objects.filter(
+        pk=run_id, status__in=[Run.Status.QUEUED, Run.Status.RUNNING]
+    ).update(status=Run.Status.FAILED, error=reason, finished_at=now, heartbeat_at=now)
+
+
+def fail_stale_runs(max_age=STALE_RUN_SECONDS):
+    """Mark running runs without a heartbeat for ``max_age`` seconds as failed.
+
+    A run stays "running" when its worker was killed; this is how it ends.
+    ``max_age`` may be a number of seconds or a timedelta. Returns the count.
+    """
+    if not isinstance(max_age, datetime.timedelta):
+        max_age = datetime.timedelta(seconds=max_age)
+    now = timezone.now()
+    cutoff = now - max_age
+    last_seen_before = Q(heartbeat_at__lt=cutoff) | Q(
+        heartbeat_at__isnull=True, started_at__lt=cutoff
+    )
+    stale = Run.objects.filter(last_seen_before, status=Run.Status.RUNNING)
+    count = stale.update(
+        status=Run.Status.FAILED,
+        error=(
+            f"The worker stopped sending heartbeats for more than "
+            f"{int(max_age.total_seconds())} s (killed or timed out); start the run "
+            "again."
+        ),
+        finished_at=now,
+    )
+    if count:
+        logger.warning("Marked %d stale runs as failed", count)
+    return count
+
+
+class _Heartbeat(threading.Thread):
+    """Refresh a run's heartbeat while a long step (such as a fit) runs."""
+
+    def __init__(self, run_id, interval=HEARTBEAT_SECONDS):
+        super().__init__(daemon=True, name=f"heartbeat-run-{run_id}")
+        self.run_id = run_id
+        self.interval = interval
+        self.stopped = threading.Event()
+
+    def run(self):
+        try:
+            while not self.stopped.wait(self.interval):
+                Run.objects.filter(pk=self.run_id, status=Run.Status.RUNNING).update(
+                    heartbeat_at=timezone.now()
+                )
+        except Exception:
+            logger.exception("Heartbeat of run %s failed", self.run_id)
+        finally:
+            connection.close()
+
+    def stop(self):
+        self.stopped.set()
+
+
+def _report(run, progress, rows=None):
+    fields = {"progress": round(progress, 4), "heartbeat_at": timezone.now()}
+    if rows is not None:
+        fields["rows_processed"] = rows
+    Run.objects.filter(pk=run.pk).update(**fields)
+
+
+def execute_run(run_id):
+    """Execute one queued run to the end; any error leaves it failed with the reason."""
+    fail_stale_runs()
+    with transaction.atomic():
+        run = Run.objects.select_for_update().filter(pk=run_id).first()
+        if run is None:
+            logger.error("Run %s does not exist; nothing to execute", run_id)
+            return None
+        if run.status != Run.Status.QUEUED:
+            logger.warning("Run %s is %s, not queued; skipped", run_id, run.status)
+            return run
+        now = timezone.now()
+        run.status = Run.Status.RUNNING
+        run.started_at = now
+        run.heartbeat_at = now
+        run.save(update_fields=["status", "started_at", "heartbeat_at"])
+
+    logger.info("Run %s started: %s", run.pk, run)
+    started = time.monotonic()
+    heartbeat = _Heartbeat(run.pk)
+    heartbeat.start()
+    try:
+        if run.kind == Run.Kind.TRAIN:
+            _train(run)
+        else:
+            _detect(run)
+    except Exception as exc:
+        logger.exception("Run %s failed", run.pk)
+        mark_failed(run.pk, _reason(exc))
+    else:
+        logger.info("Run %s succeeded in %.1f s", run.pk, time.monotonic() - started)
+    finally:
+        heartbeat.stop()
+    run.refresh_from_db()
+    return run
+
+
+def _reason(exc):
+    if isinstance(exc, (DetectorError, storage.ModelLoadError, ValueError)):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _train(run):
+    parameters = run.parameters
+    features, times = load_features(run.entity_type, limit=parameters["limit"])
+    _report(run, 0.3, rows=len(features))
+    if features.empty:
+        raise DetectorError(
+            f"No {run.entity_type} rows to train on: load or simulate data first."
+        )
+    detector = get_detector_class(run.detector).from_settings(parameters)
+    detector.fit(features)
+    _report(run, 0.8)
+    window = (times.min().to_pydatetime(), times.max().to_pydatetime())
+    record = storage.save_model(
+        detector, run.entity_type, training_rows=len(features), window=window, run=run
+    )
+    Run.objects.filter(pk=run.pk).update(
+        status=Run.Status.SUCCEEDED,
+        progress=1.0,
+        rows_processed=len(features),
+        trained_model=record,
+        finished_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+    )
+
+
+def score_features(detector, features, on_progress=None):
+    """Score a feature frame in chunks; return the score frame (see ``Detector.score``)."""
+    parts = []
+    for begin in range(0, len(features), SCORING_CHUNK_ROWS):
+        parts.append(detector.score(features.iloc[begin : begin + SCORING_CHUNK_ROWS]))
+        if on_progress:
+            on_progress(min(begin + SCORING_CHUNK_ROWS, len(features)))
+    if not parts:
+        return pd.DataFrame(columns=["raw_score", "score", "is_anomaly", "severity"])
+    return pd.concat(parts)
+
+
+def _detect(run):
+    parameters = run.parameters
+    record = storage.active_model(run.detector, run.entity_type)
+    detector = storage.load_model(record)
+    detector.apply_detection_parameters(parameters)
+    Run.objects.filter(pk=run.pk).update(trained_model=record)
+
+    features, times = load_features(run.entity_type, limit=parameters["limit"])
+    if features.empty:
+        raise DetectorError(
+            f"No {run.entity_type} rows to score: load or simulate data first."
+        )
+    total = len(features)
+    scores = score_features(
+        detector, features, lambda done: _report(run, 0.1 + 0.7 * done / total, done)
+    )
+    flagged = scores.index[scores["is_anomaly"].to_numpy(dtype=bool)]
+    explanations = []
+    for begin in range(0, len(flagged), SCORING_CHUNK_ROWS):
+        ids = flagged[begin : begin + SCORING_CHUNK_ROWS]
+        explanations.extend(detector.explain(features.loc[ids]))
+
+    now = timezone.now()
+    rows = scores.loc[flagged]
+    entity_times = times.loc[flagged]
+    findings = [
+        Finding(
+            run_id=run.pk,
+            detector=run.detector,
+            entity_type=run.entity_type,
+            entity_id=int(entity_id),
+            entity_time=entity_time.to_pydatetime(),
+            raw_score=float(raw),
+            score=float(score),
+            severity=severity,
+            explanation=explanation,
+            created_at=now,
+        )
+        for entity_id, entity_time, raw, score, severity, explanation in zip(
+            rows.index,
+            entity_times,
+            rows["raw_score"],
+            rows["score"],
+            rows["severity"],
+            explanations,
+            strict=True,
+        )
+    ]
+    metrics = evaluation.metrics_for_run(run.entity_type, scores)
+    _report(run, 0.9)
+
+    # Findings and the final status land together, or not at all.
+    with transaction.atomic():
+        Finding.objects.bulk_create(findings, batch_size=FINDING_BATCH_SIZE)
+        Run.objects.filter(pk=run.pk).update(
+            status=Run.Status.SUCCEEDED,
+            progress=1.0,
+            rows_processed=total,
+            anomalies_found=len(findings),
+            metrics=metrics,
+            finished_at=timezone.now(),
+            heartbeat_at=timezone.now(),
+        )
+    logger.info(
+        "Run %s scored %d %s rows with %s and stored %d findings",
+        run.pk,
+        total,
+        run.entity_type,
+        run.detector,
+        len(findings),
+    )

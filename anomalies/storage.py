@@ -1,0 +1,140 @@
+"""Save fitted detectors with joblib and load them back only when they can be trusted.
+
+A file is unpickled only when its SHA-256 matches the one recorded when this
+application wrote it, it was saved under the running scikit-learn version, and
+its feature list matches the current feature builder. Every other case raises
+``ModelLoadError`` with a message that says to retrain.
+"""
+
+import hashlib
+import io
+import logging
+import uuid
+
+import joblib
+import sklearn
+from django.core.files.base import ContentFile
+from django.db import transaction
+
+from .features import feature_names
+from .models import TrainedModel
+
+logger = logging.getLogger(__name__)
+
+
+class ModelLoadError(Exception):
+    """A saved model cannot be used; the message says why and to retrain."""
+
+
+class NoActiveModelError(ModelLoadError):
+    """No model was trained yet for a detector and entity type."""
+
+
+def sha256_of(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def save_model(detector, entity_type, training_rows, window, run=None):
+    """Write the detector's file, then record it as the active model in one transaction.
+
+    The previous active model of the same detector and entity type stays as
+    an inactive version. When the database write fails, the file just written
+    is deleted again, so no half-saved model is left behind.
+    """
+    buffer = io.BytesIO()
+    joblib.dump(detector, buffer, compress=3)
+    data = buffer.getvalue()
+    record = TrainedModel(
+        detector=detector.name,
+        entity_type=entity_type,
+        file_sha256=sha256_of(data),
+        parameters=detector.parameters,
+        feature_names=list(detector.feature_names_),
+        training_rows=training_rows,
+        window_start=window[0],
+        window_end=window[1],
+        sklearn_version=sklearn.__version__,
+        is_active=True,
+        run=run,
+    )
+    record.file.save(f"{uuid.uuid4().hex}.joblib", ContentFile(data), save=False)
+    try:
+        with transaction.atomic():
+            TrainedModel.objects.filter(
+                detector=detector.name, entity_type=entity_type, is_active=True
+            ).update(is_active=False)
+            record.save()
+    except Exception:
+        logger.exception("Saving model %s/%s failed", detector.name, entity_type)
+        record.file.storage.delete(record.file.name)
+        raise
+    logger.info(
+        "Saved model %s/%s v%s (%d training rows, %d bytes)",
+        detector.name,
+        entity_type,
+        record.pk,
+        training_rows,
+        len(data),
+    )
+    return record
+
+
+def activate_model(record):
+    """Make ``record`` the active version of its detector and entity type."""
+    with transaction.atomic():
+        TrainedModel.objects.filter(
+            detector=record.detector, entity_type=record.entity_type, is_active=True
+        ).exclude(pk=record.pk).update(is_active=False)
+        TrainedModel.objects.filter(pk=record.pk).update(is_active=True)
+    record.is_active = True
+    return record
+
+
+def active_model(detector_name, entity_type):
+    """Return the active ``TrainedModel`` row, or raise ``NoActiveModelError``."""
+    record = TrainedModel.objects.filter(
+        detector=detector_name, entity_type=entity_type, is_active=True
+    ).first()
+    if record is None:
+        raise NoActiveModelError(
+            f"No trained {detector_name} model for {entity_type}: train it first "
+            f"(python manage.py train --entity {entity_type} "
+            f"--algorithms {detector_name})."
+        )
+    return record
+
+
+def check_model(record):
+    """Raise ``ModelLoadError`` unless ``record`` matches this installation."""
+    label = f"Model {record.detector}/{record.entity_type} v{record.pk}"
+    if record.sklearn_version != sklearn.__version__:
+        raise ModelLoadError(
+            f"{label} was saved under scikit-learn {record.sklearn_version}, but "
+            f"{sklearn.__version__} is installed; retrain the detector."
+        )
+    expected = feature_names(record.entity_type)
+    if list(record.feature_names) != expected:
+        raise ModelLoadError(
+            f"{label} was trained on a different feature list than the current "
+            "one; retrain the detector."
+        )
+
+
+def load_model(record):
+    """Load the detector saved in ``record`` after checking version, features and hash."""
+    check_model(record)
+    label = f"Model {record.detector}/{record.entity_type} v{record.pk}"
+    try:
+        with record.file.open("rb") as handle:
+            data = handle.read()
+    except (FileNotFoundError, ValueError) as exc:
+        raise ModelLoadError(f"{label}: file is missing ({exc}); retrain.") from exc
+    if sha256_of(data) != record.file_sha256:
+        raise ModelLoadError(
+            f"{label}: file checksum does not match the one recorded when it was "
+            "saved, so it is not loaded; retrain the detector."
+        )
+    detector = joblib.load(io.BytesIO(data))
+    if getattr(detector, "name", None) != record.detector:
+        raise ModelLoadError(f"{label}: file holds another detector; retrain.")
+    return detector

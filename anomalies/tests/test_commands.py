@@ -1,0 +1,71 @@
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from anomalies.models import Finding, Run
+
+
+def run(name, *args):
+    out, err = io.StringIO(), io.StringIO()
+    call_command(name, *args, stdout=out, stderr=err)
+    return out.getvalue()
+
+
+@pytest.fixture
+def trained(shop):
+    return run("train", "--iforest-n-estimators", "20")
+
+
+def test_train_prints_summary_table(trained):
+    assert "statistical_zscore" in trained
+    assert trained.count("succeeded") == 6
+
+
+def test_detect_stores_findings(trained):
+    output = run("detect", "--entity", "order", "--algorithms", "statistical_zscore")
+    assert "succeeded" in output
+    assert Finding.objects.filter(entity_type="order").exists()
+
+
+def test_detect_background_queues(trained, monkeypatch):
+    from anomalies import services
+
+    monkeypatch.setattr(services, "_enqueue", lambda run: None)
+    output = run("detect", "--background")
+    assert "Queued 6 detect runs" in output
+    assert Run.objects.filter(kind="detect", status="queued").count() == 6
+
+
+def test_evaluate_prints_per_kind(trained):
+    output = run("evaluate", "--entity", "activity")
+    assert "brute_force" in output
+    assert "roc_auc" in output
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--algorithms", "kmeans"], "--algorithms"),
+        (["--z-threshold", "0"], "--z-threshold"),
+        (["--limit", "3"], "--limit"),
+    ],
+)
+def test_train_bad_option(db, arguments, message):
+    with pytest.raises(CommandError, match=message):
+        run("train", *arguments)
+
+
+def test_detect_before_training_errors(shop):
+    with pytest.raises(CommandError, match="train it first"):
+        run("detect", "--entity", "order")
+
+
+def test_train_without_data_fails(db):
+    with pytest.raises(CommandError, match="runs failed"):
+        run("train", "--entity", "order", "--algorithms", "dbscan")
+
+
+def test_evaluate_without_labels_errors(db):
+    with pytest.raises(CommandError, match="No activity rows"):
+        run("evaluate", "--entity", "activity")

@@ -1,0 +1,329 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from anomalies.features import feature_names, load_features
+from anomalies.features.activity import RAW_COLUMNS, build_activity_features
+from anomalies.features.common import window_count, window_distinct
+from anomalies.features.order import build_order_features
+
+ACTIVITY_ROWS = [
+    # id, timestamp, action, customer, session, ip, agent, total, quantity, email
+    (
+        10,
+        "2024-01-01T10:00:00Z",
+        "failed_login",
+        None,
+        "s1",
+        "1.1.1.1",
+        "curl/8",
+        None,
+        None,
+        "a@x",
+    ),
+    (
+        11,
+        "2024-01-01T10:00:00Z",
+        "failed_login",
+        None,
+        "s1",
+        "1.1.1.1",
+        "curl/8",
+        None,
+        None,
+        "b@x",
+    ),
+    (
+        12,
+        "2024-01-01T10:03:00Z",
+        "failed_login",
+        None,
+        "s1",
+        "1.1.1.1",
+        "curl/8",
+        None,
+        None,
+        "a@x",
+    ),
+    (
+        13,
+        "2024-01-01T10:20:00Z",
+        "login",
+        7,
+        "",
+        "1.1.1.1",
+        "Mozilla/5.0",
+        None,
+        None,
+        "a@x",
+    ),
+    (
+        14,
+        "2024-01-01T11:10:00+01:00",
+        "purchase",
+        7,
+        None,
+        None,
+        "Mozilla/5.0",
+        "99.5",
+        3,
+        None,
+    ),
+    (
+        15,
+        "2024-01-01T10:30:00Z",
+        "view_page",
+        7,
+        "s2",
+        "2.2.2.2",
+        "Mozilla/5.0",
+        None,
+        None,
+        None,
+    ),
+]
+
+
+@pytest.fixture
+def activity_raw():
+    frame = pd.DataFrame(ACTIVITY_ROWS, columns=RAW_COLUMNS)
+    # Shuffle rows so that any assignment by position lands on the wrong row.
+    return frame.iloc[[4, 2, 5, 0, 3, 1]]
+
+
+@pytest.fixture
+def activity_features(activity_raw):
+    return build_activity_features(activity_raw)
+
+
+def test_activity_features_indexed_by_event_id(activity_features):
+    assert sorted(activity_features.index) == [10, 11, 12, 13, 14, 15]
+
+
+def test_activity_columns_match_feature_names(activity_features):
+    assert list(activity_features.columns) == feature_names("activity")
+
+
+@pytest.mark.parametrize(
+    ("event_id", "expected"),
+    [
+        # 10 and 11 share 10:00:00, so each sees both; 12 sees 10, 11, 12 within 5 min.
+        (10, 2),
+        (11, 2),
+        (12, 3),
+        # 13 at 10:20 is 17 minutes after 12: alone in its 5-minute window.
+        (13, 1),
+    ],
+)
+def test_ip_events_5m_counts_look_back(activity_features, event_id, expected):
+    assert activity_features.loc[event_id, "ip_events_5m"] == expected
+
+
+@pytest.mark.parametrize(
+    ("event_id", "expected"),
+    [(10, 2), (11, 2), (12, 3), (13, 0)],
+)
+def test_failed_logins_15m(activity_features, event_id, expected):
+    # 13 at 10:20 looks back to 10:05, after the last failed login at 10:03.
+    assert activity_features.loc[event_id, "ip_failed_logins_15m"] == expected
+
+
+@pytest.mark.parametrize(
+    ("event_id", "expected"),
+    # At 10:03 the IP tried a@x twice and b@x once: two distinct e-mails.
+    # At 10:20 the window (10:05, 10:20] holds only a@x from event 13.
+    [(10, 2), (12, 2), (13, 1)],
+)
+def test_distinct_emails_15m(activity_features, event_id, expected):
+    assert activity_features.loc[event_id, "ip_distinct_emails_15m"] == expected
+
+
+def test_seconds_since_previous_on_same_ip(activity_features):
+    assert activity_features.loc[12, "ip_seconds_since_previous"] == 180.0
+
+
+def test_duplicate_timestamp_gap_is_zero(activity_features):
+    assert activity_features.loc[11, "ip_seconds_since_previous"] == 0.0
+
+
+def test_first_event_of_ip_gets_max_gap(activity_features):
+    assert activity_features.loc[10, "ip_seconds_since_previous"] == 86_400.0
+
+
+def test_missing_ip_is_its_own_group(activity_features):
+    # Event 14 has no IP: it must not pool with anything.
+    assert activity_features.loc[14, "ip_events_5m"] == 1
+
+
+def test_missing_session_is_its_own_group(activity_features):
+    assert activity_features.loc[14, "session_events_so_far"] == 1
+
+
+def test_timezone_aware_timestamp_converted(activity_features):
+    # 11:10+01:00 is 10:10 UTC.
+    assert activity_features.loc[14, "hour"] == 10
+
+
+def test_session_rate_per_minute(activity_features):
+    # Session s1: 3 events so far at 10:03, 3 minutes after its start.
+    assert activity_features.loc[12, "session_events_per_minute"] == pytest.approx(1.0)
+
+
+def test_details_numbers_parsed(activity_features):
+    assert activity_features.loc[14, "order_total"] == 99.5
+
+
+@pytest.mark.parametrize(("event_id", "expected"), [(13, 1.0), (14, 0.0), (15, 1.0)])
+def test_customer_new_ip(activity_features, event_id, expected):
+    # 14 has no IP, so it cannot be a new IP; 15 is the first event from 2.2.2.2.
+    assert activity_features.loc[event_id, "customer_new_ip"] == expected
+
+
+def test_known_customer_ip_is_not_new(activity_raw):
+    features = build_activity_features(
+        activity_raw, known_customer_ips={(7, "1.1.1.1")}
+    )
+    assert features.loc[13, "customer_new_ip"] == 0.0
+
+
+def test_customer_events_1h(activity_features):
+    # Customer 7 at 10:30: events 13 (10:20), 14 (10:10 UTC) and 15.
+    assert activity_features.loc[15, "customer_events_1h"] == 3
+
+
+@pytest.mark.parametrize(("event_id", "expected"), [(10, 1.0), (13, 0.0)])
+def test_user_agent_automated(activity_features, event_id, expected):
+    assert activity_features.loc[event_id, "user_agent_automated"] == expected
+
+
+def test_user_agent_share(activity_features):
+    # At 10:20 the last hour holds 10, 11, 12, 13 and 14 (10:10): two Mozilla.
+    assert activity_features.loc[13, "user_agent_share_1h"] == pytest.approx(2 / 5)
+
+
+def test_features_ignore_later_rows(activity_raw):
+    earlier = build_activity_features(activity_raw.loc[activity_raw["id"] <= 12])
+    full = build_activity_features(activity_raw)
+    pd.testing.assert_frame_equal(earlier.loc[[10, 11, 12]], full.loc[[10, 11, 12]])
+
+
+def test_features_independent_of_row_order(activity_raw):
+    shuffled = build_activity_features(activity_raw.sample(frac=1, random_state=3))
+    ordered = build_activity_features(activity_raw.sort_values("id"))
+    pd.testing.assert_frame_equal(shuffled.sort_index(), ordered.sort_index())
+
+
+def test_window_count_with_unsorted_groups():
+    groups = np.array([1, 0, 1, 0, 1])
+    times = np.array([50, 10, 0, 30, 20]) * 1_000_000
+    counts = window_count(groups, times, 30 * 1_000_000)
+    # Group 1 at t=50 sees only itself: 20 is exactly 30 s back, on the open edge.
+    # Group 0 at t=30 sees 10 and 30; group 1 at t=20 sees 0 and 20.
+    assert counts.tolist() == [1, 1, 1, 2, 2]
+
+
+def test_window_distinct_counts_each_value_once():
+    groups = np.zeros(4, dtype=int)
+    times = np.array([0, 5, 10, 100]) * 1_000_000
+    values = pd.Series(["a", "a", "b", "a"])
+    counts = window_distinct(groups, times, values, 20 * 1_000_000)
+    assert counts.tolist() == [1, 1, 2, 1]
+
+
+ORDER_COLUMNS = [
+    "id",
+    "created_at",
+    "customer_id",
+    "total_amount",
+    "item_count",
+    "units",
+    "items_total",
+]
+
+
+@pytest.fixture
+def order_features():
+    raw = pd.DataFrame(
+        [
+            (3, "2024-01-02T12:00:00Z", 1, 300.0, 1, 1, 30.0),
+            (1, "2024-01-01T10:00:00Z", 1, 100.0, 2, 4, 100.0),
+            (2, "2024-01-01T16:00:00+02:00", 1, 50.0, 1, 1, 50.0),
+            (4, "2024-01-01T10:00:00Z", 2, 0.0, 0, None, None),
+        ],
+        columns=ORDER_COLUMNS,
+    )
+    return build_order_features(raw)
+
+
+@pytest.mark.parametrize(("order_id", "expected"), [(1, 1.0), (2, 0.0), (3, 0.0)])
+def test_first_order_flag(order_features, order_id, expected):
+    assert order_features.loc[order_id, "first_order"] == expected
+
+
+def test_total_to_items_ratio(order_features):
+    assert order_features.loc[3, "total_to_items_ratio"] == 10.0
+
+
+def test_order_without_items_ratio_is_one(order_features):
+    assert order_features.loc[4, "total_to_items_ratio"] == 1.0
+
+
+def test_total_against_customer_typical(order_features):
+    # Earlier orders of customer 1 average (100 + 50) / 2 = 75; 300 / 75 = 4.
+    assert order_features.loc[3, "total_to_customer_typical"] == 4.0
+
+
+def test_seconds_since_previous_order(order_features):
+    # 16:00+02:00 is 14:00 UTC, four hours after order 1.
+    assert order_features.loc[2, "seconds_since_previous_order"] == 4 * 3600
+
+
+def test_customer_orders_24h(order_features):
+    # Order 3 at 12:00 next day: order 2 (14:00 UTC) is within 24 h, order 1 is not.
+    assert order_features.loc[3, "customer_orders_24h"] == 2
+
+
+def test_prior_orders_make_first_order_false():
+    raw = pd.DataFrame(
+        [(9, "2024-02-01T10:00:00Z", 5, 80.0, 1, 1, 80.0)], columns=ORDER_COLUMNS
+    )
+    prior = pd.DataFrame(
+        [(5, 2, 80.0, pd.Timestamp("2024-01-31T10:00:00Z"))],
+        columns=["customer_id", "prior_count", "prior_sum", "prior_last"],
+    )
+    features = build_order_features(raw, prior=prior)
+    assert features.loc[9, "first_order"] == 0.0
+    assert features.loc[9, "total_to_customer_typical"] == 2.0
+    assert features.loc[9, "seconds_since_previous_order"] == 86_400
+
+
+@pytest.mark.django_db
+def test_load_features_limit_returns_most_recent(shop):
+    features, times = load_features("activity", limit=5)
+    assert sorted(features.index) == sorted(shop["burst"][-5:])
+    assert times.is_monotonic_increasing
+
+
+@pytest.mark.django_db
+def test_load_features_keeps_history_windows(shop):
+    features, _times = load_features("activity", limit=1)
+    # The last burst event still sees the seven earlier ones from history.
+    assert features.iloc[0]["ip_failed_logins_15m"] == 8
+
+
+@pytest.mark.django_db
+def test_load_order_features_reads_items(shop):
+    features, _times = load_features("order")
+    assert features.loc[shop["huge"][0], "total_to_items_ratio"] == 100.0
+
+
+@pytest.mark.django_db
+def test_load_features_empty_database():
+    features, times = load_features("order")
+    assert features.empty
+    assert list(features.columns) == feature_names("order")
+
+
+def test_unknown_entity_rejected():
+    with pytest.raises(ValueError, match="Unknown entity type 'user'"):
+        feature_names("user")

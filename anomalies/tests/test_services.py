@@ -1,0 +1,221 @@
+import datetime
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django_q.conf import Conf
+from django_q.models import Task
+
+from anomalies import services
+from anomalies.models import Finding, Run, TrainedModel
+
+ALL = ["activity", "order"]
+
+
+@pytest.fixture
+def trained(shop):
+    return services.start_runs(
+        "train", ALL, parameters={"iforest_n_estimators": 50}, background=False
+    )
+
+
+def test_training_runs_succeed_for_every_pair(trained):
+    assert {run.status for run in trained} == {"succeeded"}
+    assert len(trained) == 6
+
+
+def test_training_saves_one_active_model_per_pair(trained):
+    assert TrainedModel.objects.filter(is_active=True).count() == 6
+
+
+def test_training_run_records_rows_and_model(trained):
+    run = trained[0]
+    assert run.rows_processed == 308
+    assert run.trained_model_id is not None
+    assert run.duration_seconds >= 0
+
+
+def test_detection_stores_findings_with_explanations(trained, shop):
+    runs = services.start_runs(
+        "detect", ["activity"], ["statistical_zscore"], background=False
+    )
+    run = runs[0]
+    findings = Finding.objects.filter(run=run)
+    assert run.status == "succeeded"
+    assert run.anomalies_found == findings.count()
+    assert set(shop["burst"]) <= set(findings.values_list("entity_id", flat=True))
+    finding = findings.get(entity_id=shop["burst"][-1])
+    assert finding.entity_time is not None
+    assert set(finding.explanation[0]) == {
+        "feature",
+        "value",
+        "typical_low",
+        "typical_high",
+        "contribution",
+    }
+
+
+def test_detection_metrics_from_labels(trained, shop):
+    run = services.start_runs(
+        "detect", ["order"], ["statistical_zscore"], background=False
+    )[0]
+    metrics = run.metrics
+    assert metrics["labelled_rows"] == 41
+    assert metrics["positives"] == 1
+    assert metrics["overall"]["recall"] == 1.0
+    assert metrics["per_kind"]["total_mismatch"]["count"] == 1
+    assert len(metrics["score_histogram"]["edges"]) == 21
+    assert sum(metrics["score_histogram"]["anomalous"]) == 1
+    assert len(metrics["pr_curve"]["precision"]) <= 200
+
+
+def test_new_detection_keeps_other_runs_findings(trained):
+    first = services.start_runs("detect", ["order"], ["dbscan"], background=False)[0]
+    kept = Finding.objects.filter(run=first).count()
+    services.start_runs("detect", ["order"], ["dbscan"], background=False)
+    assert Finding.objects.filter(run=first).count() == kept
+
+
+def test_detection_before_training_rejected_without_run(shop):
+    with pytest.raises(ValidationError, match="train it first"):
+        services.start_runs("detect", ["order"], ["dbscan"], background=False)
+    assert Run.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("arguments", "field"),
+    [
+        ({"entity_types": ["user"]}, "entity_type"),
+        ({"detectors": ["kmeans"]}, "algorithms"),
+        ({"parameters": {"z_threshold": 0}}, "z_threshold"),
+        ({"parameters": {"limit": "many"}}, "limit"),
+        ({"parameters": {"iforest_contamination": 0.9}}, "iforest_contamination"),
+        ({"parameters": {"dbscan_eps": -1}}, "dbscan_eps"),
+        ({"parameters": {"speed": 3}}, "speed"),
+    ],
+)
+def test_bad_request_names_field(db, arguments, field):
+    arguments = {"entity_types": ["order"], **arguments}
+    with pytest.raises(ValidationError) as error:
+        services.start_runs("train", background=False, **arguments)
+    assert field in error.value.message_dict
+    assert Run.objects.count() == 0
+
+
+def test_training_without_data_fails_run(db):
+    run = services.start_runs("train", ["order"], ["dbscan"], background=False)[0]
+    assert run.status == "failed"
+    assert "No order rows" in run.error
+
+
+def test_training_too_few_rows_keeps_previous_model(trained, shop):
+    before = set(
+        TrainedModel.objects.filter(is_active=True).values_list("pk", flat=True)
+    )
+    run = services.start_runs(
+        "train", ["order"], ["dbscan"], parameters={"limit": 10}, background=False
+    )[0]
+    assert run.status == "failed"
+    assert "Too few rows" in run.error
+    assert (
+        set(TrainedModel.objects.filter(is_active=True).values_list("pk", flat=True))
+        == before
+    )
+
+
+def test_crash_while_saving_leaves_failed_run(shop, monkeypatch):
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(services.storage, "save_model", crash)
+    run = services.start_runs("train", ["order"], ["dbscan"], background=False)[0]
+    assert run.status == "failed"
+    assert "disk full" in run.error
+    assert TrainedModel.objects.count() == 0
+
+
+def test_stale_running_run_marked_failed(db):
+    old = timezone.now() - datetime.timedelta(minutes=30)
+    run = Run.objects.create(
+        kind="train",
+        detector="dbscan",
+        entity_type="order",
+        status="running",
+        started_at=old,
+        heartbeat_at=old,
+    )
+    assert services.fail_stale_runs(max_age=600) == 1
+    run.refresh_from_db()
+    assert run.status == "failed"
+    assert "heartbeats" in run.error
+
+
+def test_recent_heartbeat_keeps_run_running(db):
+    run = Run.objects.create(
+        kind="train",
+        detector="dbscan",
+        entity_type="order",
+        status="running",
+        started_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+    )
+    assert services.fail_stale_runs(max_age=600) == 0
+    run.refresh_from_db()
+    assert run.status == "running"
+
+
+def test_killed_worker_run_fails_at_next_task_start(shop):
+    old = timezone.now() - datetime.timedelta(hours=2)
+    killed = Run.objects.create(
+        kind="train",
+        detector="dbscan",
+        entity_type="order",
+        status="running",
+        started_at=old,
+        heartbeat_at=old,
+    )
+    services.start_runs("train", ["order"], ["dbscan"], background=False)
+    killed.refresh_from_db()
+    assert killed.status == "failed"
+
+
+def test_execute_skips_run_not_queued(db):
+    run = Run.objects.create(
+        kind="train", detector="dbscan", entity_type="order", status="succeeded"
+    )
+    assert services.execute_run(run.pk).status == "succeeded"
+
+
+@pytest.fixture
+def sync_queue(transactional_db, monkeypatch):
+    """Run django-q2 tasks in-process through async_task, the worker and the hook.
+
+    The worker closes connections that are inside a transaction, so these
+    tests commit for real instead of running in a rolled-back transaction.
+    """
+    monkeypatch.setattr(Conf, "SYNC", True)
+
+
+def test_background_run_goes_through_django_q(shop, sync_queue):
+    run = services.start_runs("train", ["order"], ["statistical_zscore"])[0]
+    task = Task.objects.get(id=run.task_id)
+    assert task.success
+    assert run.status == "succeeded"
+
+
+def test_background_failure_recorded_on_run(sync_queue):
+    run = services.start_runs("train", ["order"], ["statistical_zscore"])[0]
+    assert run.status == "failed"
+    assert "No order rows" in run.error
+
+
+def test_task_hook_fails_run_on_task_error(db):
+    from anomalies.tasks import record_task_result
+
+    run = Run.objects.create(
+        kind="train", detector="dbscan", entity_type="order", status="running"
+    )
+    record_task_result(Task(id="t1", args=(run.pk,), success=False, result="timed out"))
+    run.refresh_from_db()
+    assert run.status == "failed"
+    assert "timed out" in run.error
