@@ -71,6 +71,25 @@ FIELDS = list(CHUNK_REGEX.groupindex)
 
 CLF_TIME_FORMAT = "%d/%b/%Y:%H:%M:%S"
 
+OUTPUT_COLUMNS = [
+    "line",
+    "client",
+    "ip_address",
+    "timestamp",
+    "naive_time",
+    "vhost",
+    "remote_user",
+    "request",
+    "method",
+    "target",
+    "path",
+    "query",
+    "protocol",
+    "status",
+    "bytes",
+    "referrer",
+    "user_agent",
+]
 REASON_BLANK = "blank line"
 REASON_COMMENT = "comment line"
 REASON_FORMAT = "not in common or combined log format"
@@ -170,6 +189,8 @@ def parse_chunk(text, first_line_number, rejected, naive_time_zone="UTC"):
     matched = frame["client"] != ""
     _reject_unmatched(frame.loc[~matched], rejected)
     frame = frame.loc[matched].drop(columns="unparsed")
+    if frame.empty:
+        return pd.DataFrame(columns=OUTPUT_COLUMNS)
 
     frame = _add_timestamps(frame, naive_time_zone, rejected)
     frame = _split_requests(frame)
@@ -181,7 +202,7 @@ def parse_chunk(text, first_line_number, rejected, naive_time_zone="UTC"):
     frame["bytes"] = pd.to_numeric(frame["bytes"], errors="coerce").astype("Int64")
     frame["referrer"] = _unescape(frame["referrer"]).replace({"": None, "-": None})
     frame["user_agent"] = _unescape(frame["user_agent"]).replace("-", "")
-    return frame.drop(columns=["vhost_after", "user", "ident", "time", "tz"])
+    return frame[OUTPUT_COLUMNS]
 
 
 def _reject_unmatched(unmatched, rejected):
@@ -235,7 +256,7 @@ def _split_requests(frame):
     frame["target"] = target
     frame["protocol"] = frame["protocol"].replace("", None)
 
-    split = target.str.partition("?")
+    split = target.fillna("").str.partition("?")
     frame["path"] = split[0].where(is_split, None)
     frame["query"] = split[2].where(split[1] == "?", None)
     # Keep the raw request only when it is not "METHOD target [protocol]":
