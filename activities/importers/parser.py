@@ -1,8 +1,8 @@
 """Parse Apache and nginx access logs in chunks into pandas DataFrames.
 
-One compiled regular expression reads a whole decoded chunk with ``findall``:
-every line yields exactly one match, either the fields of an access-log line or
-the raw text of a line that is not one, so the match index is the line number.
+One compiled regular expression reads a whole decoded chunk with ``findall``.
+Every line yields exactly one match: the fields of an access-log line, or the
+raw text of a line that is not one. So the match index is the line number.
 Everything after that (timestamps, request splitting, address checks) runs as
 vectorised pandas operations on the chunk.
 
