@@ -280,3 +280,10 @@ if not DEBUG:
     # Default: off, because the bundled server speaks plain HTTP on loopback.
     SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", default=False)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# --- Access-log import -------------------------------------------------------
+# ANOMALENS_ACCESS_LOG_RULES: path of a JSON file with the rules that map a
+# request's method, path, query and status to an activity action type, used by
+# import_access_log when no --rules FILE is given. Default: empty, so the
+# built-in rules in activities/importers/rules.py apply.
+ANOMALENS_ACCESS_LOG_RULES = os.environ.get("ANOMALENS_ACCESS_LOG_RULES", "")

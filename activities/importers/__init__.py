@@ -1,0 +1,1 @@
+"""Import web-server access logs as user activity events."""

@@ -1,0 +1,222 @@
+"""Import one access-log file as a batch of activity events, and list or remove imports."""
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count
+
+from activities.importers.parser import (
+    DEFAULT_CHUNK_BYTES,
+    RejectedLines,
+    hash_content,
+    iter_text_chunks,
+    open_log,
+    parse_chunk,
+)
+from activities.importers.rules import DEFAULT_RULES, assign_actions, load_rules
+from activities.importers.sessions import DEFAULT_SESSION_GAP_MINUTES, SessionTracker
+from activities.importers.storage import build_rows, write_rows
+from activities.models import UserActivity
+from store.models import DataBatch, Source
+
+logger = logging.getLogger(__name__)
+
+BATCH_KIND = "access_log"
+
+
+class AlreadyImported(Exception):
+    """The file's content was imported before; nothing was written."""
+
+    def __init__(self, path, batch):
+        self.batch = batch
+        super().__init__(
+            f"{path} is already imported as batch {batch.pk} "
+            f"({batch.label}, {batch.created_at:%Y-%m-%d %H:%M} UTC); "
+            "remove that batch first to import it again."
+        )
+
+
+class NothingToImport(Exception):
+    """No line of the file is an access-log line; nothing was written."""
+
+
+@dataclass
+class ImportResult:
+    """Counts and samples from one file's import."""
+
+    path: str
+    batch: DataBatch | None = None
+    lines_read: int = 0
+    imported: int = 0
+    rejected: RejectedLines = field(default_factory=RejectedLines)
+    clients: set = field(default_factory=set)
+    first_time: pd.Timestamp | None = None
+    last_time: pd.Timestamp | None = None
+    zone_less_lines: int = 0
+    malformed_requests: int = 0
+    actions: dict = field(default_factory=dict)
+    sessions: int = 0
+    seconds: float = 0.0
+
+    def stats(self):
+        """Return the summary as plain JSON-ready values, as stored on the batch."""
+        return {
+            "lines_read": self.lines_read,
+            "imported": self.imported,
+            "skipped": self.rejected.total,
+            "skipped_by_reason": dict(self.rejected.counts),
+            "skipped_samples": self.rejected.samples,
+            "distinct_clients": len(self.clients),
+            "sessions": self.sessions,
+            "first_timestamp": _isoformat(self.first_time),
+            "last_timestamp": _isoformat(self.last_time),
+            "zone_less_lines": self.zone_less_lines,
+            "malformed_requests": self.malformed_requests,
+            "actions": dict(sorted(self.actions.items())),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _isoformat(value):
+    return None if value is None else value.isoformat()
+
+
+def resolve_rules(rules_path=None):
+    """Return the rule set from ``rules_path``, the settings entry, or the defaults."""
+    path = rules_path or getattr(settings, "ANOMALENS_ACCESS_LOG_RULES", "")
+    if path:
+        return load_rules(path), str(path)
+    return DEFAULT_RULES, "defaults"
+
+
+def import_access_log(
+    path,
+    *,
+    rules=None,
+    rules_origin="defaults",
+    session_gap_minutes=DEFAULT_SESSION_GAP_MINUTES,
+    naive_time_zone="UTC",
+    chunk_bytes=DEFAULT_CHUNK_BYTES,
+    max_samples=10,
+    progress=None,
+):
+    """Import one plain or gzip access-log file as a DataBatch of UserActivity rows.
+
+    The whole file is written in one transaction, so a failure leaves nothing
+    behind. ``progress``, if given, is called with the number of decompressed
+    bytes after each chunk. Raises AlreadyImported when a batch with the same
+    content digest exists and NothingToImport when no line could be parsed.
+    """
+    path = Path(path)
+    rules = rules or DEFAULT_RULES
+    started = time.perf_counter()
+    digest = hash_content(path)
+    existing = DataBatch.objects.filter(kind=BATCH_KIND, content_sha256=digest).first()
+    if existing is not None:
+        raise AlreadyImported(path, existing)
+
+    logger.info("Importing access log %s (sha256 %s)", path, digest[:12])
+    result = ImportResult(path=str(path), rejected=RejectedLines(max_samples))
+    tracker = SessionTracker(digest, session_gap_minutes)
+    try:
+        with transaction.atomic():
+            batch = DataBatch.objects.create(
+                source=Source.IMPORT,
+                kind=BATCH_KIND,
+                label=path.name,
+                content_sha256=digest,
+                parameters={
+                    "session_gap_minutes": session_gap_minutes,
+                    "naive_time_zone": naive_time_zone,
+                    "rules": rules_origin,
+                },
+            )
+            with open_log(path) as stream:
+                for size, text in iter_text_chunks(stream, chunk_bytes):
+                    _import_chunk(text, batch, rules, tracker, naive_time_zone, result)
+                    if progress is not None:
+                        progress(size)
+            if result.imported == 0:
+                raise NothingToImport(
+                    f"{path}: none of its {result.lines_read} lines is an access-log "
+                    "line in common or combined format; nothing was imported."
+                )
+            result.sessions = tracker.session_count
+            result.seconds = time.perf_counter() - started
+            batch.stats = result.stats()
+            batch.save(update_fields=["stats"])
+    except IntegrityError as exc:
+        # Another import of the same content committed between the check and
+        # this transaction; the unique (kind, content_sha256) constraint fired.
+        existing = DataBatch.objects.filter(
+            kind=BATCH_KIND, content_sha256=digest
+        ).first()
+        if existing is None:
+            raise
+        raise AlreadyImported(path, existing) from exc
+
+    result.batch = batch
+    logger.info(
+        "Imported %s as batch %s: %d of %d lines in %.1f s",
+        path,
+        batch.pk,
+        result.imported,
+        result.lines_read,
+        result.seconds,
+    )
+    return result
+
+
+def _import_chunk(text, batch, rules, tracker, naive_time_zone, result):
+    frame = parse_chunk(text, result.lines_read + 1, result.rejected, naive_time_zone)
+    result.lines_read += text.count("\n")
+    if frame.empty:
+        return
+
+    frame["action_type"] = assign_actions(frame, rules)
+    frame["session_id"] = tracker.assign(frame)
+    result.imported += write_rows(build_rows(frame, batch.pk))
+
+    result.clients.update(pd.unique(frame["client"]))
+    first, last = frame["timestamp"].min(), frame["timestamp"].max()
+    result.first_time = (
+        first if result.first_time is None else min(result.first_time, first)
+    )
+    result.last_time = last if result.last_time is None else max(result.last_time, last)
+    result.zone_less_lines += int(frame["naive_time"].sum())
+    result.malformed_requests += int(frame["method"].isna().sum())
+    for action, count in frame["action_type"].value_counts().items():
+        result.actions[action] = result.actions.get(action, 0) + int(count)
+
+
+def list_imports():
+    """Return the access-log batches, newest first, with their stored row counts."""
+    batches = DataBatch.objects.filter(kind=BATCH_KIND).order_by("-created_at", "-pk")
+    counts = dict(
+        UserActivity.objects.filter(batch__kind=BATCH_KIND)
+        .values_list("batch_id")
+        .annotate(rows=Count("id"))
+        .values_list("batch_id", "rows")
+    )
+    return [(batch, counts.get(batch.pk, 0)) for batch in batches]
+
+
+def remove_import(batch_id):
+    """Delete an access-log batch and its activity rows; return the rows deleted."""
+    batch = DataBatch.objects.filter(kind=BATCH_KIND, pk=batch_id).first()
+    if batch is None:
+        raise DataBatch.DoesNotExist(
+            f"No access-log batch with id {batch_id}; list them with --list."
+        )
+    with transaction.atomic():
+        # UserActivity has no dependents or delete signals, so Django issues a
+        # single DELETE instead of loading the rows.
+        deleted, _ = UserActivity.objects.filter(batch=batch).delete()
+        batch.delete()
+    logger.info("Removed access-log batch %s with %d activities", batch_id, deleted)
+    return deleted

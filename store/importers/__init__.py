@@ -1,0 +1,1 @@
+"""Import order exports (Olist, UCI Online Retail, generic CSV) into the store."""
