@@ -53,6 +53,7 @@ class UserActivityViewSet(
             component_name="ActivityIngest",
             serializers=[UserActivitySerializer, UserActivitySerializer(many=True)],
             resource_type_field_name=None,
+            many=False,
         ),
         responses={
             201: PolymorphicProxySerializer(
@@ -62,6 +63,7 @@ class UserActivityViewSet(
                     UserActivitySerializer(many=True),
                 ],
                 resource_type_field_name=None,
+                many=False,
             )
         },
         description=(

@@ -4,7 +4,8 @@ from django.apps import apps
 from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import ProtectedError
-from django.utils.translation import gettext_lazy as _, ngettext
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from store.models import (
     Category,

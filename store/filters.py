@@ -48,7 +48,9 @@ class ProductFilter(filters.FilterSet):
 class CustomerFilter(filters.FilterSet):
     email = filters.CharFilter(lookup_expr="iexact")
     name = filters.CharFilter(method="filter_name")
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_after = filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="gte"
+    )
     created_before = filters.IsoDateTimeFilter(
         field_name="created_at", lookup_expr="lte"
     )
@@ -75,7 +77,9 @@ class CustomerFilter(filters.FilterSet):
 class OrderFilter(filters.FilterSet):
     customer_id = IdFilter(field_name="customer_id")
     status = filters.ChoiceFilter(choices=Order.Status.choices)
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_after = filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="gte"
+    )
     created_before = filters.IsoDateTimeFilter(
         field_name="created_at", lookup_expr="lte"
     )
