@@ -2,11 +2,11 @@
 
 from django.apps import apps
 from django.contrib import admin, messages
-from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from store.batches import delete_batches
 from store.models import (
     Category,
     Customer,
@@ -22,6 +22,7 @@ class SourcedAdmin(admin.ModelAdmin):
     """Admin for rows that record their source; rows added here are marked "admin"."""
 
     raw_id_fields = ["batch"]
+    readonly_fields = ["source"]
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -65,8 +66,7 @@ class DataBatchAdmin(admin.ModelAdmin):
     def delete_with_rows(self, request, queryset):
         batches = list(queryset)
         try:
-            with transaction.atomic():
-                deleted, per_model = queryset.delete()
+            deleted, per_model = delete_batches(queryset)
         except ProtectedError as exc:
             self.message_user(
                 request,
