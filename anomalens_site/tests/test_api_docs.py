@@ -24,6 +24,18 @@ def test_swagger_ui_renders(reader_client):
     assert response.status_code == 200
 
 
+def test_swagger_ui_loads_no_cdn_script(reader_client):
+    content = reader_client.get("/api/docs/").content.decode()
+    assert "cdn.jsdelivr.net" not in content
+
+
+def test_swagger_ui_script_is_served(client, reader_user):
+    client.force_login(reader_user)
+    script = "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js"
+    response = client.get(script)
+    assert response.status_code == 200
+
+
 def test_schema_needs_login(api_client):
     assert api_client.get("/api/schema/").status_code == 403
 
