@@ -1,7 +1,7 @@
 """Create the first admin login for ``make run`` and print its password once.
 
 Run as ``python -m anomalens_site.create_admin``. When a superuser already
-exists, nothing is created and the output says how to reset its password.
+exists, nothing is created and the output shows how to reset its password.
 The generated password is printed and hashed into the database, never
 written to a file.
 """

@@ -22,10 +22,10 @@ class Conflict(APIException):
 def api_exception_handler(exc, context):
     """Turn validation, integrity and protected-delete errors into 4xx responses.
 
-    A delete that other rows still reference (an order item protecting its
-    product) and a unique constraint lost to a concurrent request both become
-    a 409 that names the conflict; the database transaction has already been
-    rolled back, so nothing stored changed.
+    A delete blocked by rows that still refer to it (an order item protecting
+    its product) and a unique constraint lost to a concurrent request both
+    become a 409 that names the conflict. The database transaction has
+    already been rolled back by then, so nothing stored changed.
     """
     view = context.get("view")
     if isinstance(exc, DjangoValidationError):
