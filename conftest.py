@@ -5,6 +5,12 @@ from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    """Hash test passwords with MD5: PBKDF2 would spend most of the suite's time."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def staff_user(django_user_model):
     return django_user_model.objects.create_user(
@@ -66,3 +72,49 @@ def writer_client(writer_user):
     client = APIClient()
     client.force_authenticate(writer_user)
     return client
+
+
+@pytest.fixture
+def token_client(writer_user):
+    """An API client that authenticates with the writer's token, as a program would."""
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=writer_user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def make_category(db):
+    from store.models import Category
+
+    def make(name="Shoes", **fields):
+        return Category.objects.create(name=name, **fields)
+
+    return make
+
+
+@pytest.fixture
+def make_product(db):
+    from decimal import Decimal
+
+    from store.models import Product
+
+    def make(name="Runner", price="19.99", **fields):
+        return Product.objects.create(name=name, price=Decimal(price), **fields)
+
+    return make
+
+
+@pytest.fixture
+def make_customer(db):
+    from store.models import Customer
+
+    counter = iter(range(1, 1_000_000))
+
+    def make(email=None, **fields):
+        email = email or f"customer{next(counter)}@example.com"
+        return Customer.objects.create(email=email, **fields)
+
+    return make

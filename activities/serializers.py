@@ -1,0 +1,68 @@
+"""Serializers for user activity events, single and in bulk."""
+
+import datetime
+
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+
+from activities.models import ActionType, UserActivity
+from anomalens_site.filters import MAX_DATABASE_ID
+from anomalens_site.serializers import StrictFieldsMixin
+
+
+class UserActivitySerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    """One activity event.
+
+    ``customer_id`` is checked as a whole number here and against the
+    database by the view, once for a whole bulk request, so validating
+    10,000 events does not cost 10,000 queries. A timestamp without an offset
+    is read as UTC; a missing one defaults to the time the request arrived.
+    """
+
+    customer_id = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_DATABASE_ID,
+        allow_null=True,
+        required=False,
+        help_text="Id of the customer; null or absent for an anonymous visitor.",
+    )
+    timestamp = serializers.DateTimeField(
+        required=False,
+        default_timezone=datetime.UTC,
+        help_text="When the event happened, ISO 8601; default: now.",
+    )
+    action_type = serializers.ChoiceField(choices=ActionType.choices)
+    details = serializers.JSONField(
+        required=False,
+        help_text="The action's own fields, as a JSON object "
+        '(for example {"product_id": 2} or {"query": "shoes"}).',
+    )
+    ip_address = serializers.IPAddressField(
+        allow_null=True, required=False, protocol="both"
+    )
+
+    class Meta:
+        model = UserActivity
+        fields = [
+            "id",
+            "customer_id",
+            "session_id",
+            "timestamp",
+            "action_type",
+            "details",
+            "ip_address",
+            "user_agent",
+            "source",
+        ]
+        read_only_fields = ["source"]
+
+    def validate_details(self, value):
+        if not isinstance(value, dict):
+            raise ValidationError(
+                f"Expected a JSON object, got {type(value).__name__} {value!r:.80}."
+            )
+        return value
+
+
+class SessionHistorySerializer(UserActivitySerializer):
+    """An event shown as part of another event's session."""
