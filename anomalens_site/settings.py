@@ -221,6 +221,12 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "AnomaLens API",
     "DESCRIPTION": "Store data, user activity and the anomalies found in them.",
     "VERSION": "1.0.0",
+    # Name the two entity-type choice sets, which otherwise collide: stored
+    # rows are "activity" or "order", run requests also accept "all".
+    "ENUM_NAME_OVERRIDES": {
+        "EntityTypeEnum": "store.models.EntityType",
+        "EntityTypeRequestEnum": ["activity", "order", "all"],
+    },
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # Serve Swagger UI's scripts from this site, so the docs work offline and

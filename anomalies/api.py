@@ -3,6 +3,7 @@
 import logging
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -20,6 +21,7 @@ from .serializers import (
     ReviewSerializer,
     RunRequestSerializer,
     RunSerializer,
+    RunStartedSerializer,
     TrainedModelSerializer,
 )
 
@@ -126,6 +128,10 @@ class TrainView(_RunRequestView):
 
     kind = Run.Kind.TRAIN
 
+    @extend_schema(
+        request=RunRequestSerializer,
+        responses={200: RunStartedSerializer, 202: RunStartedSerializer},
+    )
     def post(self, request):
         runs, background = self._start(request, background=True)
         if not background:
@@ -144,6 +150,10 @@ class DetectView(_RunRequestView):
 
     kind = Run.Kind.DETECT
 
+    @extend_schema(
+        request=RunRequestSerializer,
+        responses={200: RunStartedSerializer, 202: RunStartedSerializer},
+    )
     def post(self, request):
         runs, background = self._start(request, background=False)
         if background:
@@ -179,6 +189,7 @@ class DetectorSettingsView(APIView):
     """GET or PUT the detector defaults (PUT may send only the fields to change)."""
 
     permission_classes = [IsStaffOrReadOnly]
+    serializer_class = DetectorSettingsSerializer
 
     def get(self, request):
         return Response(DetectorSettingsSerializer(DetectorSettings.load()).data)

@@ -3,6 +3,8 @@
 import math
 from decimal import Decimal
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from activities.models import UserActivity
@@ -45,6 +47,7 @@ class FindingDetailSerializer(FindingSerializer):
     class Meta(FindingSerializer.Meta):
         fields = [*FindingSerializer.Meta.fields, "context"]
 
+    @extend_schema_field(OpenApiTypes.OBJECT)
     def get_context(self, finding):
         if finding.entity_type == EntityType.ACTIVITY:
             row = (
@@ -193,3 +196,15 @@ class RunRequestSerializer(serializers.Serializer):
     def entity_types(self):
         entity = self.validated_data["entity_type"]
         return list(EntityType.values) if entity == "all" else [entity]
+
+
+class RunStartedSerializer(serializers.Serializer):
+    """Response to a train or detect request."""
+
+    message = serializers.CharField()
+    run_ids = serializers.ListField(child=serializers.IntegerField())
+    anomalies_saved_by_algorithm = serializers.DictField(
+        child=serializers.IntegerField(), required=False
+    )
+    runs = RunSerializer(many=True, required=False)
+    errors = serializers.DictField(child=serializers.CharField(), required=False)
