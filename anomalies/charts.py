@@ -11,6 +11,7 @@ drawn once per change of its data.
 import hashlib
 import io
 import logging
+from datetime import timedelta
 
 import matplotlib
 import numpy as np
@@ -87,7 +88,7 @@ def new_axes(width=8.0, height=3.0):
 
 
 def activity_figure(hours, events, finding_hours, finding_counts):
-    """Draw events per hour as an area, with the hours that have findings marked.
+    """Draw events per hour above the findings per hour, on one time axis.
 
     ``hours`` and ``finding_hours`` are aware datetimes (hour starts); the
     axis shows them in the active time zone.
@@ -95,37 +96,31 @@ def activity_figure(hours, events, finding_hours, finding_counts):
     if not hours:
         return None
     zone = timezone.get_current_timezone()
-    figure, axes = new_axes()
-    axes.fill_between(hours, events, step="post", color=ACCENT_COLOUR, alpha=0.25)
-    axes.step(
-        hours, events, where="post", color=ACCENT_COLOUR, linewidth=1, label=_("Events")
+    figure = Figure(figsize=(10.0, 3.4), layout="constrained")
+    top, bottom = figure.subplots(
+        2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]}
     )
-    axes.set_ylabel(_("Events per hour"))
-    axes.set_xlabel(_("Time (%(zone)s)") % {"zone": str(zone)})
-    axes.set_ylim(bottom=0)
-    if finding_hours:
-        marks = axes.twinx()
-        marks.scatter(
-            finding_hours,
-            finding_counts,
-            color=FLAGGED_COLOUR,
-            marker="v",
-            s=18,
-            zorder=3,
-            label=_("Findings"),
-        )
-        marks.set_ylabel(_("Findings per hour"), color=FLAGGED_COLOUR)
-        marks.set_ylim(bottom=0, top=max(finding_counts) * 1.15 + 1)
-        marks.tick_params(axis="y", colors=FLAGGED_COLOUR)
-        marks.grid(False)
-        marks.spines["right"].set_visible(True)
-        handles = (
-            axes.get_legend_handles_labels()[0] + marks.get_legend_handles_labels()[0]
-        )
-        axes.legend(handles=handles, loc="upper left")
+    top.fill_between(hours, events, step="post", color=ACCENT_COLOUR, alpha=0.25)
+    top.step(hours, events, where="post", color=ACCENT_COLOUR, linewidth=1)
+    top.set_ylabel(_("Events per hour"))
+    top.set_ylim(bottom=0)
+    bar_width = 1 / 24
+    bottom.bar(
+        finding_hours,
+        finding_counts,
+        width=bar_width,
+        align="edge",
+        color=FLAGGED_COLOUR,
+    )
+    for when in finding_hours:
+        top.axvline(when, color=FLAGGED_COLOUR, alpha=0.15, linewidth=0.8)
+    bottom.set_ylabel(_("Findings"), color=FLAGGED_COLOUR)
+    bottom.set_ylim(bottom=0)
+    bottom.set_xlabel(_("Time (%(zone)s)") % {"zone": str(zone)})
+    bottom.set_xlim(hours[0], hours[-1] + timedelta(hours=1))
     locator = mdates.AutoDateLocator(tz=zone)
-    axes.xaxis.set_major_locator(locator)
-    axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=zone))
+    bottom.xaxis.set_major_locator(locator)
+    bottom.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=zone))
     return figure
 
 
