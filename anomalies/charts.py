@@ -56,7 +56,9 @@ def figure_to_svg(figure, salt):
     """
     buffer = io.StringIO()
     with matplotlib.rc_context({**STYLE, "svg.hashsalt": salt}):
-        figure.savefig(buffer, format="svg", bbox_inches="tight")
+        figure.savefig(
+            buffer, format="svg", bbox_inches="tight", metadata={"Date": None}
+        )
     svg = buffer.getvalue()
     return svg[svg.index("<svg") :]
 

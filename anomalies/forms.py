@@ -181,6 +181,16 @@ class DetectorSettingsForm(forms.ModelForm):
             "dbscan_min_samples",
             "dbscan_max_train_rows",
         ]
+        labels = {
+            "limit": _("Rows"),
+            "z_threshold": _("Z-score threshold"),
+            "zscore_robust": _("Robust Z-score (median and MAD)"),
+            "iforest_n_estimators": _("Isolation Forest trees"),
+            "iforest_contamination": _("Isolation Forest contamination"),
+            "dbscan_eps": _("DBSCAN eps"),
+            "dbscan_min_samples": _("DBSCAN min samples"),
+            "dbscan_max_train_rows": _("DBSCAN training sample (rows)"),
+        }
 
 
 class TimeZoneForm(forms.Form):
@@ -195,7 +205,7 @@ class TimeZoneForm(forms.Form):
 
 
 class FeatureExplorerForm(forms.Form):
-    """Which two features to plot against each other, for which rows."""
+    """Choice of two features to plot against each other, and of the rows to plot."""
 
     entity_type = forms.ChoiceField(
         label=_("Entity"), choices=EntityType.choices, initial=EntityType.ACTIVITY

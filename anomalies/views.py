@@ -42,8 +42,8 @@ logger = logging.getLogger(__name__)
 
 # A running run whose worker has shown no sign of life for this long is failed
 # when the runs pages are opened.
-# NOTE: the detection engine's heartbeat interval decides whether this is
-# generous enough; it is a guess of ten heartbeats or more.
+# NOTE: this is an estimate. Whether it is long enough depends on how often the
+# detection engine writes heartbeats.
 STALE_RUN_AGE = timedelta(minutes=10)
 # Seconds between reloads of a page that shows a queued or running run.
 REFRESH_SECONDS = 3
@@ -334,6 +334,12 @@ class FindingReviewView(PageMixin, View):
         finding = get_object_or_404(Finding, pk=pk)
         form = ReviewForm(request.POST)
         if not form.is_valid():
+            logger.warning(
+                "Rejected review of finding %s by user %s: invalid status %r",
+                finding.pk,
+                request.user.pk,
+                request.POST.get("review_status", ""),
+            )
             messages.error(
                 request,
                 _("Invalid review status %(value)r: choose one of %(choices)s.")
@@ -460,7 +466,7 @@ def evaluation_entry(run):
 
 
 class RunRequestView(PageMixin, TemplateView):
-    """Queue training or detection runs; staff only."""
+    """Queue training or detection runs at a staff user's request."""
 
     template_name = "anomalies/run_new.html"
 
@@ -614,6 +620,7 @@ class FeatureExplorerView(PageMixin, TemplateView):
         except ImportError:
             context["engine_missing"] = True
             return context
+
         frame = load_features(data["entity_type"], limit=limit)
         if isinstance(frame, tuple):
             frame = frame[0]
@@ -624,6 +631,7 @@ class FeatureExplorerView(PageMixin, TemplateView):
         if len(columns) < 2:
             context["too_few"] = True
             return context
+
         x = data["x"] or columns[0]
         y = data["y"] or columns[1]
         for field, name in (("x", x), ("y", y)):
@@ -637,6 +645,7 @@ class FeatureExplorerView(PageMixin, TemplateView):
                 )
         if form.errors:
             return context
+
         context["x"], context["y"] = x, y
         flagged_query = Finding.objects.filter(entity_type=data["entity_type"])
         if data["detector"]:
@@ -648,6 +657,7 @@ class FeatureExplorerView(PageMixin, TemplateView):
         )
         mask = numeric.index.isin(list(flagged_ids))
         context["flagged"] = int(mask.sum())
+
         newest = Finding.objects.aggregate(last=Max("id"), rows=Count("id"))
         key = (
             "scatter",
@@ -669,7 +679,10 @@ class FeatureExplorerView(PageMixin, TemplateView):
 
 
 class SettingsView(PageMixin, TemplateView):
-    """Show the detector defaults; staff may change them. Anyone may pick a time zone."""
+    """Show the detector defaults to everyone and let staff change them.
+
+    Any user may pick the time zone of their own session here.
+    """
 
     template_name = "anomalies/settings.html"
 
@@ -681,13 +694,8 @@ class SettingsView(PageMixin, TemplateView):
         if context["can_edit"] and "form" not in context:
             context["form"] = DetectorSettingsForm(instance=detector_settings)
         context["rows"] = [
-            (
-                field.verbose_name,
-                getattr(detector_settings, field.name),
-                field.help_text,
-            )
-            for field in DetectorSettings._meta.fields
-            if field.name not in ("id", "updated_at")
+            (field.label, getattr(detector_settings, name), field.help_text)
+            for name, field in DetectorSettingsForm.base_fields.items()
         ]
         if "tz_form" not in context:
             context["tz_form"] = TimeZoneForm(

@@ -14,7 +14,7 @@ register = template.Library()
 
 @register.filter
 def count(value):
-    """Format a whole number with thousands separators; empty for None."""
+    """Format a whole number with thousands separators, or nothing for None."""
     if value is None or value == "":
         return ""
     return format_count(value)
@@ -41,7 +41,7 @@ def metric(value, digits=3):
 
 @register.filter
 def number(value, digits=2):
-    """Format any number with grouping and up to ``digits`` decimals; other values as is."""
+    """Format a number with grouping and ``digits`` decimals, and return other values as they are."""
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, int):

@@ -28,6 +28,12 @@ ATTACKER_IP = "203.0.113.7"
 
 
 @pytest.fixture
+def fast_password_hasher(settings):
+    """Hash test passwords with MD5: PBKDF2's deliberate slowness costs a second a test."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
 def staff_browser(staff_user):
     client = Client()
     client.force_login(staff_user)

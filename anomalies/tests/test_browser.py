@@ -17,11 +17,15 @@ import pytest
 from django.conf import settings
 
 from anomalies.models import Finding
-from anomalies.tests.pages_data import ATTACKER_IP, shop  # noqa: F401
+from anomalies.tests.pages_data import (  # noqa: F401
+    ATTACKER_IP,
+    fast_password_hasher,
+    shop,
+)
 
-# Playwright's sync API runs an asyncio event loop in this thread, and
-# Django refuses ORM calls from a thread with a running loop unless told
-# that this is safe. The test's own ORM calls happen between browser steps.
+# Playwright's sync API runs an asyncio event loop in this thread, and Django
+# raises SynchronousOnlyOperation on ORM calls from such a thread unless this
+# variable is set. The test's own ORM calls happen between browser steps.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -42,6 +46,7 @@ STAFF_PASSWORD = "staff-pass-123"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("fast_password_hasher"),
     pytest.mark.skipif(
         not CHROMIUM.exists(),
         reason="Chromium is not installed at /usr/bin/chromium "

@@ -14,13 +14,14 @@ from django.urls import reverse
 from anomalies.models import DetectorSettings, Finding, Run, Severity
 from anomalies.tests.pages_data import (  # noqa: F401
     ATTACKER_IP,
+    fast_password_hasher,
     reader_browser,
     shop,
     staff_browser,
 )
 from store.models import EntityType
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hasher")]
 
 LIST_PAGES = [
     "anomalies:dashboard",
