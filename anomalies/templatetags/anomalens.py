@@ -34,7 +34,9 @@ def metric(value, digits=3):
     if value is None or value == "":
         return "–"
     try:
-        return formats.number_format(float(value), int(digits), use_l10n=True)
+        digits = int(digits)
+        # number_format cuts surplus decimals off, so round first.
+        return formats.number_format(round(float(value), digits), digits, use_l10n=True)
     except (TypeError, ValueError):
         return "–"
 
@@ -47,10 +49,10 @@ def number(value, digits=2):
     if isinstance(value, int):
         return format_count(value)
     if isinstance(value, float):
-        text = formats.number_format(
-            value, int(digits), use_l10n=True, force_grouping=True
+        digits = int(digits)
+        return formats.number_format(
+            round(value, digits), digits, use_l10n=True, force_grouping=True
         )
-        return text
     return value
 
 

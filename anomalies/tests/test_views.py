@@ -444,6 +444,15 @@ def test_failed_run_shows_error(reader_browser, shop):
     assert "Too few rows to train: 3 orders, at least 10 needed." in html
 
 
+def test_metrics_rounded_not_truncated(reader_browser, shop):
+    html = page_html(
+        reader_browser.get(
+            reverse("anomalies:run-detail", args=[shop["detect_run"].pk])
+        )
+    )
+    assert "Recall 0.667" in html
+
+
 def test_detection_run_shows_metrics(reader_browser, shop):
     response = reader_browser.get(
         reverse("anomalies:run-detail", args=[shop["detect_run"].pk])
