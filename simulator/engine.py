@@ -26,6 +26,8 @@ from simulator.models import AnomalyLabel
 from simulator.writer import (
     DetailsBuilder,
     as_nullable,
+    count_rows,
+    deferred_sqlite_indexes,
     format_cents,
     format_ips,
     format_sessions,
@@ -40,6 +42,11 @@ logger = logging.getLogger(__name__)
 
 # Rows (events, orders, items) per write transaction.
 CHUNK_ROWS = 100_000
+# On SQLite, a load of at least this many activities, and no fewer than the
+# table already holds, runs as one transaction that rebuilds the indexes
+# at the end instead of updating them row by row.
+SQLITE_BULK_MIN_ROWS = 200_000
+TRAFFIC_MODELS = (UserActivity, Order, OrderItem, AnomalyLabel)
 SOURCE = Source.SIMULATOR.value
 ORDER_STATUS_BY_AGE = (
     # (youngest age in days, status)
@@ -334,18 +341,36 @@ class _Writer:
         event_units = events["unit"].to_numpy()
         order_units = orders["unit"].to_numpy()
         item_orders = items["order"].to_numpy()
-        for number, (first_unit, end_unit) in enumerate(chunks, start=1):
-            e0, e1 = np.searchsorted(event_units, [first_unit, end_unit])
-            o0, o1 = np.searchsorted(order_units, [first_unit, end_unit])
-            i0, i1 = np.searchsorted(item_orders, [o0, o1])
-            with transaction.atomic():
-                self._write_chunk(
-                    events.iloc[e0:e1], orders.iloc[o0:o1], items.iloc[i0:i1], o0
+
+        def write_chunks():
+            for number, (first_unit, end_unit) in enumerate(chunks, start=1):
+                e0, e1 = np.searchsorted(event_units, [first_unit, end_unit])
+                o0, o1 = np.searchsorted(order_units, [first_unit, end_unit])
+                i0, i1 = np.searchsorted(item_orders, [o0, o1])
+                with transaction.atomic():
+                    self._write_chunk(
+                        events.iloc[e0:e1], orders.iloc[o0:o1], items.iloc[i0:i1], o0
+                    )
+                self.report(
+                    0.1 + 0.85 * number / len(chunks),
+                    f"Wrote chunk {number} of {len(chunks)}",
                 )
-            self.report(
-                0.1 + 0.9 * number / len(chunks),
-                f"Wrote chunk {number} of {len(chunks)}",
-            )
+
+        if not self._bulk_load():
+            write_chunks()
+            return
+        # NOTE: other connections see none of this load, progress included,
+        # until the single transaction commits.
+        with transaction.atomic():
+            with deferred_sqlite_indexes(TRAFFIC_MODELS):
+                write_chunks()
+                self.report(0.95, "Rebuilding indexes")
+
+    def _bulk_load(self):
+        """Return whether to load traffic in one transaction with deferred indexes."""
+        if connection.vendor != "sqlite" or len(self.events) < SQLITE_BULK_MIN_ROWS:
+            return False
+        return count_rows(UserActivity) <= len(self.events)
 
     def _write_chunk(self, events, orders, items, first_order):
         world, batch_id = self.world, self.batch.pk
@@ -481,3 +506,65 @@ class _Writer:
             ),
         )
         self.labels_written += count
+
+
+def reset_simulated_data():
+    """Delete every simulated row and its labels; return the count per table.
+
+    Rows from other sources stay. A simulated customer or product that a
+    non-simulated row still references stays too, detached from its batch,
+    so that removing the simulation never removes data a user entered.
+    """
+    quote = connection.ops.quote_name
+    activity = quote(UserActivity._meta.db_table)
+    order = quote(Order._meta.db_table)
+    item = quote(OrderItem._meta.db_table)
+    customer = quote(Customer._meta.db_table)
+    product = quote(Product._meta.db_table)
+    source = [SOURCE]
+    statements = [
+        ("activities", f"DELETE FROM {activity} WHERE source = %s", source),
+        (
+            "order_items",
+            f"DELETE FROM {item} WHERE order_id IN "
+            f"(SELECT id FROM {order} WHERE source = %s)",
+            source,
+        ),
+        ("orders", f"DELETE FROM {order} WHERE source = %s", source),
+        (
+            "customers",
+            f"DELETE FROM {customer} WHERE source = %s "
+            f"AND id NOT IN (SELECT customer_id FROM {order}) "
+            f"AND id NOT IN (SELECT customer_id FROM {activity} "
+            "WHERE customer_id IS NOT NULL)",
+            source,
+        ),
+        (
+            "products",
+            f"DELETE FROM {product} WHERE source = %s "
+            f"AND id NOT IN (SELECT product_id FROM {item})",
+            source,
+        ),
+    ]
+    counts = {}
+    with transaction.atomic(), connection.cursor() as cursor:
+        for name, sql, params in statements:
+            cursor.execute(sql, params)
+            counts[name] = cursor.rowcount
+        batches = DataBatch.objects.filter(source=SOURCE, kind="simulation")
+        for model in (Customer, Product, Category):
+            kept = model.objects.filter(source=SOURCE, batch__in=batches)
+            if kept.exists():
+                logger.warning(
+                    "Kept %s simulated %s rows that other data references",
+                    kept.count(),
+                    model._meta.model_name,
+                )
+                kept.update(batch=None)
+        counts["labels"] = AnomalyLabel.objects.filter(batch__in=batches).delete()[0]
+        counts["categories"] = (
+            Category.objects.filter(source=SOURCE).filter(products__isnull=True).delete()[0]
+        )
+        counts["batches"] = batches.delete()[0]
+    logger.info("Removed simulated data: %s", counts)
+    return counts
