@@ -125,10 +125,15 @@ class SimulationConfig:
 
     def __post_init__(self):
         # The frozen dataclass is normalised in place once, then validated.
-        object.__setattr__(self, "kinds", parse_kinds(self.kinds))
+        errors = {}
+        try:
+            object.__setattr__(self, "kinds", parse_kinds(self.kinds))
+        except SimulationConfigError as exc:
+            errors = exc.errors
+            object.__setattr__(self, "kinds", {})
         if self.end is None:
             object.__setattr__(self, "end", timezone.now())
-        self.validate()
+        self.validate(errors)
 
     @classmethod
     def from_dict(cls, data):
@@ -170,9 +175,9 @@ class SimulationConfig:
         orders = round(self.orders * self.order_anomaly_rate)
         return (events if activity_weight else 0, orders if order_weight else 0)
 
-    def validate(self):
+    def validate(self, errors=None):
         """Check every setting; raise SimulationConfigError naming each bad one."""
-        errors = {}
+        errors = dict(errors or {})
         counts = (
             ("customers", 1, MAX_CUSTOMERS),
             ("products", 1, MAX_PRODUCTS),

@@ -552,6 +552,11 @@ def reset_simulated_data():
             cursor.execute(sql, params)
             counts[name] = cursor.rowcount
         batches = DataBatch.objects.filter(source=SOURCE, kind="simulation")
+        counts["categories"] = (
+            Category.objects.filter(source=SOURCE, products__isnull=True)
+            .distinct()
+            .delete()[0]
+        )
         for model in (Customer, Product, Category):
             kept = model.objects.filter(source=SOURCE, batch__in=batches)
             if kept.exists():
@@ -562,9 +567,6 @@ def reset_simulated_data():
                 )
                 kept.update(batch=None)
         counts["labels"] = AnomalyLabel.objects.filter(batch__in=batches).delete()[0]
-        counts["categories"] = (
-            Category.objects.filter(source=SOURCE).filter(products__isnull=True).delete()[0]
-        )
         counts["batches"] = batches.delete()[0]
     logger.info("Removed simulated data: %s", counts)
     return counts
