@@ -36,7 +36,15 @@ from simulator.writer import (
     lock_and_max,
     sync_sequences,
 )
-from store.models import Category, Customer, DataBatch, Order, OrderItem, Product, Source
+from store.models import (
+    Category,
+    Customer,
+    DataBatch,
+    Order,
+    OrderItem,
+    Product,
+    Source,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -123,12 +131,12 @@ def run_simulation(config, progress=None):
     )
     traffic = Traffic()
     anomalous_events = sum(
-        int(plan.sizes[kind].sum())
-        for kind in plan.sizes
-        if kind in ACTIVITY_KIND_SET
+        int(plan.sizes[kind].sum()) for kind in plan.sizes if kind in ACTIVITY_KIND_SET
     )
     anomalous_orders = sum(
-        int(plan.sizes[kind].sum()) for kind in plan.sizes if kind not in ACTIVITY_KIND_SET
+        int(plan.sizes[kind].sum())
+        for kind in plan.sizes
+        if kind not in ACTIVITY_KIND_SET
     ) + plan.count("account_takeover")
     incident_traffic = IncidentTraffic(world, rng, traffic)
     incident_traffic.add(plan)
@@ -473,7 +481,10 @@ class _Writer:
         event_mask = event_kind >= 0
         order_mask = order_kind >= 0
         incidents = np.concatenate(
-            [events["incident"].to_numpy()[event_mask], orders["incident"].to_numpy()[order_mask]]
+            [
+                events["incident"].to_numpy()[event_mask],
+                orders["incident"].to_numpy()[order_mask],
+            ]
         )
         if not len(incidents):
             return
@@ -497,8 +508,12 @@ class _Writer:
                 zip(
                     (label_base + 1 + np.arange(count)).tolist(),
                     entity_types,
-                    np.concatenate([event_ids[event_mask], order_ids[order_mask]]).tolist(),
-                    kinds[np.concatenate([event_kind[event_mask], order_kind[order_mask]])].tolist(),
+                    np.concatenate(
+                        [event_ids[event_mask], order_ids[order_mask]]
+                    ).tolist(),
+                    kinds[
+                        np.concatenate([event_kind[event_mask], order_kind[order_mask]])
+                    ].tolist(),
                     incident_ids.tolist(),
                     [self.batch.pk] * count,
                     strict=True,

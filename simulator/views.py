@@ -60,7 +60,10 @@ class SimulatorPageView(StaffRequiredMixin, View):
 class RunPageView(StaffRequiredMixin, View):
     def get(self, request, pk):
         run = get_object_or_404(SimulationRun, pk=pk)
-        active = run.status in (SimulationRun.Status.QUEUED, SimulationRun.Status.RUNNING)
+        active = run.status in (
+            SimulationRun.Status.QUEUED,
+            SimulationRun.Status.RUNNING,
+        )
         context = {
             "run": run,
             "active": active,

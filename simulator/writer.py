@@ -143,7 +143,9 @@ def format_cents(cents):
 def format_ips(ips):
     """Return dotted IPv4 strings for integer addresses."""
     unique, inverse = np.unique(ips, return_inverse=True)
-    parts = [pd.Series((unique >> shift) & 0xFF).astype(str) for shift in (24, 16, 8, 0)]
+    parts = [
+        pd.Series((unique >> shift) & 0xFF).astype(str) for shift in (24, 16, 8, 0)
+    ]
     dotted = (parts[0] + "." + parts[1] + "." + parts[2] + "." + parts[3]).to_numpy()
     return dotted[inverse].astype(object)
 
@@ -151,9 +153,7 @@ def format_ips(ips):
 def format_sessions(codes, salt):
     """Return 16-hex-digit session ids, one per distinct session code."""
     unique, inverse = np.unique(codes, return_inverse=True)
-    mixed = (unique.astype(np.uint64) + np.uint64(salt)) * np.uint64(
-        0x9E3779B97F4A7C15
-    )
+    mixed = (unique.astype(np.uint64) + np.uint64(salt)) * np.uint64(0x9E3779B97F4A7C15)
     mixed ^= mixed >> np.uint64(29)
     text = np.char.mod("%016x", mixed).astype(object)
     return text[inverse]
@@ -194,7 +194,9 @@ class DetailsBuilder:
         mask = action == vocab.VIEW_PAGE
         details[mask] = '{"url": ' + self.urls[events["url"].to_numpy()[mask]] + "}"
         mask = action == vocab.SEARCH
-        details[mask] = '{"query": ' + self.terms[events["query"].to_numpy()[mask]] + "}"
+        details[mask] = (
+            '{"query": ' + self.terms[events["query"].to_numpy()[mask]] + "}"
+        )
         mask = action == vocab.FAILED_LOGIN
         details[mask] = (
             '{"attempted_email": ' + self.emails[events["email"].to_numpy()[mask]] + "}"

@@ -4,7 +4,7 @@ import dataclasses
 
 import numpy as np
 
-from simulator.config import ACTIVITY_KIND_VALUES, MEAN_CARD_TESTING_ORDERS
+from simulator.config import ACTIVITY_KIND_VALUES
 from simulator.config import ORDER_KIND_VALUES as ORDER_KINDS
 from simulator.generation import vocabulary as vocab
 from simulator.generation.world import US_PER_DAY, US_PER_SECOND
@@ -357,7 +357,9 @@ class IncidentTraffic:
         rng = self.rng
         count = len(sizes)
         customers = rng.choice(self.settled, size=count)
-        order = self._order_incidents(sizes, self._uniform_starts(count), customers, kind)
+        order = self._order_incidents(
+            sizes, self._uniform_starts(count), customers, kind
+        )
         item_sum = self._add_lines(
             order["order"], rng.integers(1, 4, size=count), self.mid_up, (1, 3)
         )
@@ -373,7 +375,9 @@ class IncidentTraffic:
         rng = self.rng
         count = len(sizes)
         customers = rng.choice(self.settled, size=count)
-        order = self._order_incidents(sizes, self._uniform_starts(count), customers, kind)
+        order = self._order_incidents(
+            sizes, self._uniform_starts(count), customers, kind
+        )
         self._add_lines(
             order["order"], np.ones(count, dtype=np.int64), self.cheap, (1000, 10_000)
         )

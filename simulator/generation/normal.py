@@ -7,7 +7,10 @@ from simulator.generation.world import US_PER_DAY
 
 US_PER_HOUR = 3_600_000_000
 # Shares of the actions inside a session, between login and logout.
-PURCHASE_BROWSE_ACTIONS = ((vocab.VIEW_PAGE, vocab.SEARCH, vocab.VIEW_PRODUCT), (0.3, 0.2, 0.5))
+PURCHASE_BROWSE_ACTIONS = (
+    (vocab.VIEW_PAGE, vocab.SEARCH, vocab.VIEW_PRODUCT),
+    (0.3, 0.2, 0.5),
+)
 BROWSE_ACTIONS = (
     (vocab.VIEW_PAGE, vocab.SEARCH, vocab.VIEW_PRODUCT, vocab.ADD_TO_CART),
     (0.35, 0.2, 0.4, 0.05),
@@ -243,7 +246,12 @@ class NormalTraffic:
         moment = rng.uniform(0.01, 0.9, size=len(rows))
         self._emit(sessions, rows, moment, vocab.VIEW_PRODUCT, product=product)
         self._emit(
-            sessions, rows, moment + 1e-7, vocab.ADD_TO_CART, product=product, quantity=1
+            sessions,
+            rows,
+            moment + 1e-7,
+            vocab.ADD_TO_CART,
+            product=product,
+            quantity=1,
         )
         later = moment + (0.99 - moment) * rng.uniform(0.2, 1.0, size=len(rows))
         self._emit(sessions, rows, later, vocab.REMOVE_FROM_CART, product=product)

@@ -40,7 +40,9 @@ ITEM_DEFAULTS = {"order": None, "product": None, "quantity": None, "unit_cents":
 
 
 def _block(defaults, columns):
-    size = max(np.size(value) for value in columns.values())
+    # Scalars broadcast to the length of the array columns, which may be 0.
+    sizes = [np.size(value) for value in columns.values() if np.ndim(value) > 0]
+    size = max(sizes) if sizes else 1
     block = {}
     for name, default in defaults.items():
         value = columns.pop(name, default)

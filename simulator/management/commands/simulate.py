@@ -113,7 +113,9 @@ class Command(BaseCommand):
         if config is None:
             return
 
-        bar = tqdm(total=100, file=self.stdout, unit="%", disable=options["verbosity"] < 1)
+        bar = tqdm(
+            total=100, file=self.stdout, unit="%", disable=options["verbosity"] < 1
+        )
 
         def progress(fraction, message):
             bar.set_description(message)
@@ -147,5 +149,6 @@ class Command(BaseCommand):
 def _option_names(exc):
     """Return the error message with settings named as command-line options."""
     return "; ".join(
-        f"--{field.replace('_', '-')}: {message}" for field, message in exc.errors.items()
+        f"--{field.replace('_', '-')}: {message}"
+        for field, message in exc.errors.items()
     )
