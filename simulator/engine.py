@@ -381,7 +381,7 @@ class _Writer:
         return count_rows(UserActivity) <= len(self.events)
 
     def _write_chunk(self, events, orders, items, first_order):
-        world, batch_id = self.world, self.batch.pk
+        batch_id = self.batch.pk
         order_base = lock_and_max(Order)
         item_base = lock_and_max(OrderItem)
         event_base = lock_and_max(UserActivity)
