@@ -1,3 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns = []
+from simulator import views
+
+app_name = "simulator"
+
+urlpatterns = [
+    path("", views.SimulatorPageView.as_view(), name="page"),
+    path("runs/<int:pk>/", views.RunPageView.as_view(), name="run"),
+]
