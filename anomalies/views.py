@@ -621,9 +621,7 @@ class FeatureExplorerView(PageMixin, TemplateView):
             context["engine_missing"] = True
             return context
 
-        frame = load_features(data["entity_type"], limit=limit)
-        if isinstance(frame, tuple):
-            frame = frame[0]
+        frame, _times = load_features(data["entity_type"], limit=limit)
         numeric = frame.select_dtypes("number")
         columns = list(numeric.columns)
         context["columns"] = columns
