@@ -45,7 +45,7 @@ _HOSTNAME = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+"
 ACCESS_LINE_PATTERN = (
     r"(?:(?P<vhost>[^\s\[\"]++)[ \t]+)?"
     rf"(?P<client>{_IPV4}|{_IPV6}|{_HOSTNAME})[ \t]+"
-    r"(?P<ident>[^\s\[]++)[ \t]+"
+    r"[^\s\[]++[ \t]+"  # ident (RFC 1413), unused
     r"(?P<user>[^\s\[]++)[ \t]+"
     r"(?:-[ \t]+)?"
     r"\[(?P<time>[^\]\s]++)(?:[ \t]+(?P<tz>[+-]\d{4}))?[ \t]*\][ \t]+"
