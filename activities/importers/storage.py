@@ -78,14 +78,6 @@ def _distinct_codes(values, encode, null):
     return codes, np.array([*encoded, null], dtype=object)
 
 
-def _json_value(value):
-    """Encode one non-missing detail value as JSON (ints as numbers, else strings)."""
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    # The C string encoder json.dumps uses, without building an encoder per call.
-    return encode_basestring(value)
-
-
 # Detail fields are joined into groups while a group has at most this many
 # distinct combinations per row; each group's text is then built once per
 # combination, so only a few string concatenations run per row.
@@ -99,28 +91,40 @@ def details_json(frame, escape=None):
     backslash doubling of PostgreSQL's COPY text format); since it is applied
     per distinct fragment, it costs nothing per row.
     """
-    fields = []
-    for index, (key, column) in enumerate(DETAIL_FIELDS):
-        prefix = ("{" if index == 0 else ",") + encode_basestring(key) + ":"
-        codes, encoded = _distinct_codes(
-            frame[column].to_numpy(dtype=object),
-            lambda value, prefix=prefix: _escaped(prefix + _json_value(value), escape),
-            _escaped(prefix + "null", escape),
+    fields = [
+        _detail_fragments(
+            frame[column], ("{" if index == 0 else ",") + f'"{key}":', escape
         )
-        fields.append((codes, encoded))
-
+        for index, (key, column) in enumerate(DETAIL_FIELDS)
+    ]
     limit = max(1, int(len(frame) * MAX_GROUP_SHARE))
     pieces = []
     group_codes, group_texts = fields[0]
-    for codes, encoded in fields[1:]:
-        joined = _join_fields(group_codes, group_texts, codes, encoded, limit)
+    for codes, texts in fields[1:]:
+        joined = _join_fields(group_codes, group_texts, codes, texts, limit)
         if joined is None:
             pieces.append(group_texts[group_codes])
-            group_codes, group_texts = codes, encoded
+            group_codes, group_texts = codes, texts
         else:
             group_codes, group_texts = joined
     pieces.append(group_texts[group_codes])
     return reduce(np.add, pieces) + "}"
+
+
+def _detail_fragments(values, prefix, escape):
+    """Return (codes, ``prefix`` + JSON text per distinct value, null last)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    codes = np.where(codes < 0, len(uniques), codes)
+    if pd.api.types.is_integer_dtype(values.dtype):
+        encoded = np.asarray(uniques, dtype=np.int64).astype(str).astype(object)
+    else:
+        # The C string encoder behind json.dumps(ensure_ascii=False); every
+        # non-missing value here is a string.
+        encoded = np.array(list(map(encode_basestring, uniques)), dtype=object)
+    texts = np.append(prefix + encoded, prefix + "null").astype(object)
+    if escape is not None:
+        texts = np.array(list(map(escape, texts)), dtype=object)
+    return codes, texts
 
 
 def _join_fields(left_codes, left_texts, right_codes, right_texts, limit):
