@@ -7,7 +7,7 @@ memory), with the load average before and after:
 1. baseline: the chunk regex alone (``findall``), no DataFrame, no storing;
 2. parse: the full parse (timestamps, requests, rules, sessions), no storing;
 3. import: ``import_access_log`` end to end into the configured database,
-   after which the batch is removed again; "writer busy" is the time the
+   after which the batch is removed again. "writer busy" is the time the
    writer thread spent storing rows, overlapping the parse.
 
 Usage: [DATABASE_URL=postgres://...] python bench/bench_access_log.py [--lines N]
@@ -95,7 +95,7 @@ def write_log(path, lines, seed=7):
 
 
 def time_baseline(path):
-    """Run the chunk regex alone; return (lines, seconds, extra note)."""
+    """Run the chunk regex alone and return (lines, seconds, note)."""
     started = time.perf_counter()
     lines = 0
     with open_log(path) as stream:
@@ -105,7 +105,7 @@ def time_baseline(path):
 
 
 def time_parse(path):
-    """Parse, assign actions and sessions without storing; return the figures."""
+    """Parse and assign actions and sessions without storing them."""
     started = time.perf_counter()
     rejected = RejectedLines()
     tracker = SessionTracker(hash_content(path))

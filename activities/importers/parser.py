@@ -243,7 +243,7 @@ def parse_chunk(text, first_line_number, rejected, naive_time_zone="UTC"):
 
 
 def _per_distinct(values, transform):
-    """Apply ``transform`` (Series in, Series out) once per distinct value; expand."""
+    """Apply ``transform`` (Series to Series) once per distinct value, then expand."""
     codes, uniques = pd.factorize(values)
     transformed = transform(pd.Series(uniques, dtype=object)).to_numpy(dtype=object)
     return transformed[codes]
@@ -325,7 +325,7 @@ def _parse_clf_times(values):
     """Parse ``dd/Mon/yyyy:HH:MM:SS`` strings into naive datetime64[ns], NaT if invalid.
 
     Canonical 20-character times are decoded with numpy arithmetic on their
-    code points; anything else (odd widths, lower-case months, impossible
+    code points. Anything else (odd widths, lower-case months, impossible
     dates) goes through ``pd.to_datetime`` with the same format, so both paths
     accept exactly what ``pd.to_datetime(format=CLF_TIME_FORMAT)`` accepts.
     """

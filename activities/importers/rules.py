@@ -235,12 +235,12 @@ def assign_actions(frame, rules):
                 codes, uniques = distinct[key]
                 rows = np.flatnonzero(mask)
                 row_codes = codes[rows]
-                # A missing value (code -1) never matches; missing paths are
-                # read as "" as before, so a pattern that matches "" still can.
-                wanted = np.unique(row_codes[row_codes >= 0])
+                # A missing query (code -1) never matches. A missing path is
+                # read as "", so a pattern that matches "" matches it.
+                present = np.unique(row_codes[row_codes >= 0])
                 found = np.zeros(len(uniques) + 1, dtype=bool)
-                found[wanted] = (
-                    uniques.iloc[wanted]
+                found[present] = (
+                    uniques.iloc[present]
                     .str.contains(rule[key], regex=True)
                     .to_numpy(dtype=bool)
                 )

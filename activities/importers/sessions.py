@@ -54,7 +54,7 @@ class SessionTracker:
         ).to_numpy(dtype=object)
 
         times_all = frame["timestamp"].to_numpy(dtype="datetime64[ns]")
-        # Sort by pair, then time; lexsort is stable, like the earlier sort.
+        # Sort by pair, then time. lexsort is stable, as sort_values(kind="stable") was.
         order = np.lexsort((times_all.view(np.int64), pair_codes))
         codes = pair_codes[order]
         times = times_all[order]

@@ -2,8 +2,8 @@
 
 Rows are built column by column: every text that goes into the database (a
 JSON fragment of the details, an escaped user agent) is encoded once per
-distinct value and then expanded by the factorised codes, so no Python code
-runs per row. A ``RowWriter`` writes chunk N in a background thread while the
+distinct value and then expanded by the factorised codes, so no Python loop
+runs over the rows. A ``RowWriter`` writes chunk N in a background thread while the
 caller parses chunk N+1: ``COPY`` on PostgreSQL, and on SQLite an
 ``executemany`` into an index-free staging table followed by one
 ``INSERT ... SELECT`` that maintains the indexes with the GIL released.
@@ -41,7 +41,7 @@ DETAIL_FIELDS = [
     ("request", "request"),
 ]
 DETAIL_COLUMNS = [name for name, _ in DETAIL_FIELDS]
-# Table columns written, in this order; customer_id stays NULL.
+# Table columns written, in this order. customer_id stays NULL.
 TABLE_COLUMNS = [
     "source",
     "batch_id",
@@ -57,7 +57,7 @@ TABLE_COLUMNS = [
 # WAL mid-transaction and run at about two thirds of the speed.
 SQLITE_IMPORT_CACHE_KIB = 256 * 1024
 STAGING_TABLE = "access_log_import_staging"
-# Chunks parsed ahead of the writer; each held chunk costs memory.
+# Chunks parsed ahead of the writer. Each waiting chunk costs memory.
 QUEUE_DEPTH = 1
 
 
@@ -88,8 +88,8 @@ def details_json(frame, escape=None):
     """Return each row's details as one compact JSON object string.
 
     ``escape``, if given, is applied to every fragment (for example the
-    backslash doubling of PostgreSQL's COPY text format); since it is applied
-    per distinct fragment, it costs nothing per row.
+    backslash doubling of PostgreSQL's COPY text format). It runs once per
+    distinct fragment, not once per row.
     """
     fields = [
         _detail_fragments(
