@@ -1,19 +1,24 @@
 """Measure access-log import speed: lines per second parsed, and parsed and stored.
 
 Generates a synthetic combined-format log (documentation addresses only), then
-times three stages in the same run:
+times three stages in the same run, each in a fresh process (for its peak
+memory), with the load average before and after:
 
 1. baseline: the chunk regex alone (``findall``), no DataFrame, no storing;
 2. parse: the full parse (timestamps, requests, rules, sessions), no storing;
 3. import: ``import_access_log`` end to end into the configured database,
-   after which the batch is removed again.
+   after which the batch is removed again. "writer busy" is the time the
+   writer thread spent storing rows, overlapping the parse.
 
-Usage: DATABASE_URL=postgres://... python bench/bench_access_log.py [--lines N]
+Usage: [DATABASE_URL=postgres://...] python bench/bench_access_log.py [--lines N]
+[--repeat N]
 """
 
 import argparse
 import os
 import platform
+import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -90,15 +95,17 @@ def write_log(path, lines, seed=7):
 
 
 def time_baseline(path):
+    """Run the chunk regex alone and return (lines, seconds, note)."""
     started = time.perf_counter()
     lines = 0
     with open_log(path) as stream:
         for _, text in iter_text_chunks(stream):
             lines += len(CHUNK_REGEX.findall(text))
-    return lines, time.perf_counter() - started
+    return lines, time.perf_counter() - started, ""
 
 
 def time_parse(path):
+    """Parse and assign actions and sessions without storing them."""
     started = time.perf_counter()
     rejected = RejectedLines()
     tracker = SessionTracker(hash_content(path))
@@ -111,21 +118,56 @@ def time_parse(path):
             frame["action_type"] = assign_actions(frame, DEFAULT_RULES)
             frame["session_id"] = tracker.assign(frame)
             parsed += len(frame)
-    return parsed, time.perf_counter() - started
+    return parsed, time.perf_counter() - started, ""
 
 
 def time_import(path):
+    """Import end to end into the configured database, then remove the batch."""
     started = time.perf_counter()
     result = import_access_log(path)
     elapsed = time.perf_counter() - started
     remove_import(result.batch.pk)
-    return result.imported, elapsed
+    return result.imported, elapsed, f"writer busy {result.write_seconds:.2f} s"
+
+
+STAGES = {
+    "baseline": ("baseline regex findall", time_baseline),
+    "parse": ("parse + rules + sessions", time_parse),
+    "import": ("import (parse and store)", time_import),
+}
+
+
+def run_stage(name, path):
+    """Run one stage in this process and print its figures as one line."""
+    label, stage = STAGES[name]
+    load_before = os.getloadavg()[0]
+    cpu_before = time.process_time()
+    count, seconds, note = stage(path)
+    cpu = time.process_time() - cpu_before
+    load_after = os.getloadavg()[0]
+    # ru_maxrss is in KiB on Linux: the peak of this process, which ran only
+    # this stage.
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"{label:<26} {count:>9,} lines {seconds:6.2f} s {count / seconds:>9,.0f} "
+        f"lines/s  CPU {cpu:5.2f} s  peak {peak_mib:4.0f} MiB  load {load_before:.1f}->"
+        f"{load_after:.1f}  {note}".rstrip(),
+        flush=True,
+    )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=500_000)
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="Rounds of the three stages."
+    )
+    parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
+    parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.stage:
+        run_stage(args.stage, args.file)
+        return
     from django.db import connection
 
     with tempfile.TemporaryDirectory() as folder:
@@ -137,16 +179,13 @@ def main():
             f"Python {platform.python_version()} on {platform.machine()}, "
             f"{os.cpu_count()} CPUs"
         )
-        for name, stage in (
-            ("baseline regex findall", time_baseline),
-            ("parse + rules + sessions", time_parse),
-            ("import (parse and store)", time_import),
-        ):
-            count, seconds = stage(path)
-            print(
-                f"{name:<28} {count:>10,} lines {seconds:8.2f} s "
-                f"{count / seconds:>12,.0f} lines/s"
-            )
+        # Each stage runs in a fresh process so that its peak memory is its own.
+        for _ in range(args.repeat):
+            for name in STAGES:
+                subprocess.run(
+                    [sys.executable, __file__, "--stage", name, "--file", str(path)],
+                    check=True,
+                )
 
 
 if __name__ == "__main__":

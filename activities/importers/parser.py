@@ -43,13 +43,13 @@ _IPV6 = r"\[?[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:.]*(?:%[0-9A-Za-z]+)?\]?"
 _HOSTNAME = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+"
 
 ACCESS_LINE_PATTERN = (
-    r"(?:(?P<vhost>[^\s\[\"]+)[ \t]+)?"
+    r"(?:(?P<vhost>[^\s\[\"]++)[ \t]+)?"
     rf"(?P<client>{_IPV4}|{_IPV6}|{_HOSTNAME})[ \t]+"
-    r"(?P<ident>[^\s\[]+)[ \t]+"
-    r"(?P<user>[^\s\[]+)[ \t]+"
+    r"[^\s\[]++[ \t]+"  # ident (RFC 1413), unused
+    r"(?P<user>[^\s\[]++)[ \t]+"
     r"(?:-[ \t]+)?"
-    r"\[(?P<time>[^\]\s]+)(?:[ \t]+(?P<tz>[+-]\d{4}))?[ \t]*\][ \t]+"
-    r"(?:(?P<vhost_after>[^\s\"]+)[ \t]+)?"
+    r"\[(?P<time>[^\]\s]++)(?:[ \t]+(?P<tz>[+-]\d{4}))?[ \t]*\][ \t]+"
+    r"(?:(?P<vhost_after>[^\s\"]++)[ \t]+)?"
     # The request line, split into method, target and protocol when it has
     # that shape, else kept whole (empty, "HELP", binary junk).
     + r'"(?:(?P<method>[A-Za-z]+) (?P<target>[^\s"\\]*(?:\\.[^\s"\\]*)*)'
@@ -65,7 +65,7 @@ ACCESS_LINE_PATTERN = (
 )
 # Either an access-log line or, failing that, the whole line as ``unparsed``.
 CHUNK_REGEX = re.compile(
-    rf"^(?:{ACCESS_LINE_PATTERN}|(?P<unparsed>[^\n]*))\n", re.MULTILINE
+    rf"^(?:{ACCESS_LINE_PATTERN}|(?P<unparsed>[^\n]*+))\n", re.MULTILINE
 )
 FIELDS = list(CHUNK_REGEX.groupindex)
 
@@ -181,88 +181,238 @@ def parse_chunk(text, first_line_number, rejected, naive_time_zone="UTC"):
     ``target``, ``path``, ``query``, ``protocol``, ``status``, ``bytes``,
     ``referrer``, ``user_agent`` and ``naive_time`` (the line had no zone offset
     and was read in ``naive_time_zone``).
+
+    Most fields repeat heavily in a log (agents, times, paths, statuses), so
+    each string column is factorised and the string work (unescaping, request
+    splitting, time parsing, address checks) runs once per distinct value.
     """
-    frame = pd.DataFrame.from_records(CHUNK_REGEX.findall(text), columns=FIELDS)
-    frame["line"] = np.arange(first_line_number, first_line_number + len(frame))
+    matches = CHUNK_REGEX.findall(text)
+    if not matches:
+        return pd.DataFrame(columns=OUTPUT_COLUMNS)
+    # zip(*) transposes the match tuples into one tuple per field, in C.
+    columns = {
+        name: np.array(values, dtype=object)
+        for name, values in zip(FIELDS, zip(*matches, strict=True), strict=True)
+    }
+    line = np.arange(first_line_number, first_line_number + len(matches))
 
     # A client address is present on every access-log line and on no other.
-    matched = frame["client"] != ""
-    _reject_unmatched(frame.loc[~matched], rejected)
-    frame = frame.loc[matched].drop(columns="unparsed")
-    if frame.empty:
-        return pd.DataFrame(columns=OUTPUT_COLUMNS)
+    matched = columns["client"] != ""
+    if not matched.all():
+        _reject_unmatched(line[~matched], columns["unparsed"][~matched], rejected)
+        columns = {name: values[matched] for name, values in columns.items()}
+        line = line[matched]
+        if len(line) == 0:
+            return pd.DataFrame(columns=OUTPUT_COLUMNS)
 
-    frame = _add_timestamps(frame, naive_time_zone, rejected)
-    frame = _split_requests(frame)
-    frame["ip_address"] = _normalise_addresses(frame["client"])
-    frame["vhost"] = frame["vhost"].where(frame["vhost"] != "", frame["vhost_after"])
-    frame["vhost"] = frame["vhost"].replace("", None)
-    frame["remote_user"] = frame["user"].replace("-", None)
-    frame["status"] = frame["status"].astype("int32")
-    frame["bytes"] = pd.to_numeric(frame["bytes"], errors="coerce").astype("Int64")
-    frame["referrer"] = _unescape(frame["referrer"]).replace({"": None, "-": None})
-    frame["user_agent"] = _unescape(frame["user_agent"]).replace("-", "")
-    return frame[OUTPUT_COLUMNS]
+    timestamp, naive = _timestamps(columns["time"], columns["tz"], naive_time_zone)
+    invalid = np.isnat(timestamp)
+    if invalid.any():
+        bad_time, bad_zone = columns["time"][invalid], columns["tz"][invalid]
+        rejected.add(
+            line[invalid],
+            [REASON_TIME] * int(invalid.sum()),
+            ("[" + bad_time + " " + bad_zone + "]").tolist(),
+        )
+        keep = ~invalid
+        columns = {name: values[keep] for name, values in columns.items()}
+        line, timestamp, naive = line[keep], timestamp[keep], naive[keep]
+        if len(line) == 0:
+            return pd.DataFrame(columns=OUTPUT_COLUMNS)
+
+    frame = {"line": line, "client": columns["client"]}
+    frame["ip_address"] = _per_distinct(columns["client"], _canonical_addresses)
+    frame["timestamp"] = pd.DatetimeIndex(timestamp).tz_localize("UTC")
+    frame["naive_time"] = naive
+    vhost = np.where(columns["vhost"] != "", columns["vhost"], columns["vhost_after"])
+    frame["vhost"] = _per_distinct(vhost, _none_if({""}))
+    frame["remote_user"] = _per_distinct(columns["user"], _none_if({"-"}))
+    frame.update(_split_requests(columns))
+    frame["status"] = _per_distinct(columns["status"], _to_int).astype("int32")
+    frame["bytes"] = pd.array(
+        pd.to_numeric(columns["bytes"], errors="coerce"), dtype="Int64"
+    )
+    frame["referrer"] = _per_distinct(
+        columns["referrer"],
+        lambda values: _none_if({"", "-"})(_unescape(values)),
+    )
+    frame["user_agent"] = _per_distinct(
+        columns["user_agent"], lambda values: _unescape(values).replace("-", "")
+    )
+    return pd.DataFrame(frame, columns=OUTPUT_COLUMNS)
 
 
-def _reject_unmatched(unmatched, rejected):
-    text = unmatched["unparsed"]
+def _per_distinct(values, transform):
+    """Apply ``transform`` (Series to Series) once per distinct value, then expand."""
+    codes, uniques = pd.factorize(values)
+    transformed = transform(pd.Series(uniques, dtype=object)).to_numpy(dtype=object)
+    return transformed[codes]
+
+
+def _none_if(empty_values):
+    def transform(values):
+        return values.where(~values.isin(empty_values), None)
+
+    return transform
+
+
+def _to_int(values):
+    return values.astype("int64")
+
+
+def _reject_unmatched(line_numbers, text, rejected):
+    text = pd.Series(text, dtype=object)
     stripped = text.str.strip()
     reasons = np.where(
         stripped == "",
         REASON_BLANK,
         np.where(stripped.str.startswith("#"), REASON_COMMENT, REASON_FORMAT),
     )
-    rejected.add(unmatched["line"].to_numpy(), reasons, text.tolist())
+    rejected.add(line_numbers, reasons, text.tolist())
 
 
-def _add_timestamps(frame, naive_time_zone, rejected):
-    """Add a UTC ``timestamp`` column, rejecting lines whose time cannot be read."""
-    local = pd.to_datetime(frame["time"], format=CLF_TIME_FORMAT, errors="coerce")
-    has_offset = frame["tz"] != ""
+_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun"]
+_MONTHS += ["Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+_MONTH_KEYS = np.array(
+    [(ord(a) << 42) | (ord(b) << 21) | ord(c) for a, b, c in _MONTHS], dtype=np.int64
+)
+_MONTH_ORDER = np.argsort(_MONTH_KEYS)
+_MONTH_KEYS_SORTED = _MONTH_KEYS[_MONTH_ORDER]
+_MONTH_OF_SORTED_KEY = _MONTH_ORDER + 1
+_DIGIT_POSITIONS = [0, 1, 7, 8, 9, 10, 12, 13, 15, 16, 18, 19]
+_SEPARATORS = {2: "/", 6: "/", 11: ":", 14: ":", 17: ":"}
+_NS_PER_SECOND = 1_000_000_000
 
-    offset = frame["tz"].where(has_offset, "+0000")
-    sign = np.where(offset.str[0] == "-", -1, 1)
-    minutes = offset.str[1:3].astype(int) * 60 + offset.str[3:5].astype(int)
-    with_offset = (local - pd.to_timedelta(sign * minutes, unit="m")).dt.tz_localize(
-        "UTC"
+
+def _timestamps(times, zones, naive_time_zone):
+    """Return (UTC datetime64[ns] with NaT for unreadable times, had-no-offset mask)."""
+    time_codes, time_uniques = pd.factorize(times)
+    local = _parse_clf_times(time_uniques)[time_codes]
+
+    zone_codes, zone_uniques = pd.factorize(zones)
+    zone_minutes = np.array(
+        [_offset_minutes(zone) for zone in zone_uniques], dtype=np.int64
     )
-    # A wall time repeated when clocks go back is read as standard time, and
-    # one skipped when they go forward is moved to the first valid instant.
-    without_offset = local.dt.tz_localize(
-        naive_time_zone,
-        ambiguous=np.zeros(len(local), dtype=bool),
-        nonexistent="shift_forward",
-    ).dt.tz_convert("UTC")
-    frame["timestamp"] = with_offset.where(has_offset, without_offset)
-    frame["naive_time"] = ~has_offset
-
-    invalid = frame["timestamp"].isna()
-    if invalid.any():
-        bad = frame.loc[invalid]
-        rejected.add(
-            bad["line"].to_numpy(),
-            [REASON_TIME] * len(bad),
-            ("[" + bad["time"] + " " + bad["tz"] + "]").tolist(),
+    naive = (zone_uniques == "")[zone_codes]
+    utc = local - (zone_minutes[zone_codes] * 60 * _NS_PER_SECOND).astype(
+        "timedelta64[ns]"
+    )
+    if naive.any():
+        # A wall time repeated when clocks go back is read as standard time, and
+        # one skipped when they go forward is moved to the first valid instant.
+        wall = pd.DatetimeIndex(local[naive])
+        utc[naive] = (
+            wall.tz_localize(
+                naive_time_zone,
+                ambiguous=np.zeros(len(wall), dtype=bool),
+                nonexistent="shift_forward",
+            )
+            .tz_convert("UTC")
+            .tz_localize(None)
+            .to_numpy()
         )
-    return frame.loc[~invalid]
+    return utc, naive
 
 
-def _split_requests(frame):
-    """Add path and query columns, and keep the raw request only when malformed."""
-    is_split = frame["method"] != ""
-    target = _unescape(frame["target"]).where(is_split, None)
-    frame["method"] = frame["method"].str.upper().where(is_split, None)
-    frame["target"] = target
-    frame["protocol"] = frame["protocol"].replace("", None)
+def _offset_minutes(zone):
+    if zone == "":
+        return 0
+    minutes = int(zone[1:3]) * 60 + int(zone[3:5])
+    return -minutes if zone[0] == "-" else minutes
 
-    split = target.fillna("").str.partition("?")
-    frame["path"] = split[0].where(is_split, None)
-    frame["query"] = split[2].where(split[1] == "?", None)
+
+def _parse_clf_times(values):
+    """Parse ``dd/Mon/yyyy:HH:MM:SS`` strings into naive datetime64[ns], NaT if invalid.
+
+    Canonical 20-character times are decoded with numpy arithmetic on their
+    code points. Anything else (odd widths, lower-case months, impossible
+    dates) goes through ``pd.to_datetime`` with the same format, so both paths
+    accept exactly what ``pd.to_datetime(format=CLF_TIME_FORMAT)`` accepts.
+    """
+    result = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[ns]")
+    if len(values) == 0:
+        return result
+    points = np.asarray(values, dtype="U21").view(np.uint32).reshape(len(values), 21)
+    points = points.astype(np.int64)
+    fast = (points[:, 19] != 0) & (points[:, 20] == 0)
+    digits = points[:, _DIGIT_POSITIONS] - ord("0")
+    fast &= ((digits >= 0) & (digits <= 9)).all(axis=1)
+    for position, separator in _SEPARATORS.items():
+        fast &= points[:, position] == ord(separator)
+    month_key = (points[:, 3] << 42) | (points[:, 4] << 21) | points[:, 5]
+    month = np.searchsorted(_MONTH_KEYS_SORTED, month_key)
+    month = np.minimum(month, 11)
+    fast &= _MONTH_KEYS_SORTED[month] == month_key
+    month = _MONTH_OF_SORTED_KEY[month]
+
+    day = digits[:, 0] * 10 + digits[:, 1]
+    year = digits[:, 2] * 1000 + digits[:, 3] * 100 + digits[:, 4] * 10 + digits[:, 5]
+    hour = digits[:, 6] * 10 + digits[:, 7]
+    minute = digits[:, 8] * 10 + digits[:, 9]
+    second = digits[:, 10] * 10 + digits[:, 11]
+    fast &= (year >= 1700) & (year <= 2200)
+    fast &= (hour <= 23) & (minute <= 59) & (second <= 59) & (day >= 1)
+    month_start = _days_from_civil(year, month, 1)
+    next_month = _days_from_civil(year + (month == 12), month % 12 + 1, 1)
+    fast &= day <= next_month - month_start
+
+    seconds = (month_start + day - 1) * 86400 + hour * 3600 + minute * 60 + second
+    result[fast] = (seconds[fast] * _NS_PER_SECOND).astype("datetime64[ns]")
+    slow = ~fast
+    if slow.any():
+        result[slow] = pd.to_datetime(
+            pd.Series(values[slow], dtype=object),
+            format=CLF_TIME_FORMAT,
+            errors="coerce",
+        ).to_numpy(dtype="datetime64[ns]")
+    return result
+
+
+def _days_from_civil(year, month, day):
+    """Return days since 1970-01-01 for proleptic Gregorian dates (vectorised)."""
+    year = year - (month <= 2)
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146097 + day_of_era - 719468
+
+
+def _split_requests(columns):
+    """Return method, target, path, query, protocol and the raw malformed request."""
+    is_split = columns["method"] != ""
+
+    def split_target(values):
+        target = _unescape(values)
+        parts = target.str.partition("?")
+        return pd.DataFrame(
+            {
+                "target": target,
+                "path": parts[0],
+                "query": parts[2].where(parts[1] == "?", None),
+            }
+        )
+
+    codes, uniques = pd.factorize(columns["target"])
+    parts = split_target(pd.Series(uniques, dtype=object))
+    result = {}
+    for name in ("target", "path", "query"):
+        values = parts[name].to_numpy(dtype=object)[codes]
+        values[~is_split] = None
+        result[name] = values
+    method = _per_distinct(columns["method"], lambda values: values.str.upper())
+    method[~is_split] = None
+    result["method"] = method
+    result["protocol"] = _per_distinct(columns["protocol"], _none_if({""}))
     # Keep the raw request only when it is not "METHOD target [protocol]":
     # empty requests, TLS handshakes sent to a plain-HTTP port, "HELP".
-    frame["request"] = _unescape(frame["request"]).where(~is_split, None)
-    return frame
+    request = np.full(len(is_split), None, dtype=object)
+    if not is_split.all():
+        request[~is_split] = _unescape(
+            pd.Series(columns["request"][~is_split], dtype=object)
+        ).to_numpy(dtype=object)
+    result["request"] = request
+    return result
 
 
 def _unescape(values):
@@ -274,16 +424,12 @@ def _unescape(values):
     return values.where(~has_escape, unescaped)
 
 
-def _normalise_addresses(clients):
-    """Return each client as a canonical IP address, or None for host names.
-
-    The check runs once per distinct client, not once per line.
-    """
-    distinct = pd.unique(clients)
-    canonical = {}
-    for client in distinct:
+def _canonical_addresses(clients):
+    """Return each client as a canonical IP address, or None for host names."""
+    canonical = []
+    for client in clients:
         try:
-            canonical[client] = str(ipaddress.ip_address(client.strip("[]")))
+            canonical.append(str(ipaddress.ip_address(client.strip("[]"))))
         except ValueError:
-            canonical[client] = None
-    return clients.map(canonical)
+            canonical.append(None)
+    return pd.Series(canonical, index=clients.index, dtype=object)

@@ -212,14 +212,17 @@ def assign_actions(frame, rules):
     """Return the action type of every request in ``frame`` under ``rules``.
 
     ``frame`` needs the columns ``method``, ``path``, ``query`` and ``status``.
-    Each rule is one vectorised mask over the whole frame.
+    Each rule is one vectorised mask over the whole frame; its regular
+    expressions run once per distinct path or query string, not once per row.
     """
     actions = np.full(len(frame), rules["default_action"], dtype=object)
     undecided = np.ones(len(frame), dtype=bool)
     method = frame["method"].fillna("")
-    path = frame["path"].fillna("")
-    query = frame["query"]
     status = frame["status"].to_numpy()
+    distinct = {}
+    for key in ("path", "query"):
+        codes, uniques = pd.factorize(frame[key], use_na_sentinel=True)
+        distinct[key] = (codes, pd.Series(uniques, dtype=object))
 
     for rule in rules["rules"]:
         mask = undecided.copy()
@@ -227,12 +230,23 @@ def assign_actions(frame, rules):
             mask &= method.isin(rule["methods"]).to_numpy()
         if "statuses" in rule:
             mask &= _status_mask(status, rule["statuses"])
-        # Regular expressions run only on the rows still in the running.
-        for key, values in (("path", path), ("query", query)):
+        for key in ("path", "query"):
             if key in rule and mask.any():
+                codes, uniques = distinct[key]
                 rows = np.flatnonzero(mask)
-                found = values.iloc[rows].str.contains(rule[key], regex=True, na=False)
-                mask[rows] = found.to_numpy(dtype=bool)
+                row_codes = codes[rows]
+                # A missing query (code -1) never matches. A missing path is
+                # read as "", so a pattern that matches "" matches it.
+                present = np.unique(row_codes[row_codes >= 0])
+                found = np.zeros(len(uniques) + 1, dtype=bool)
+                found[present] = (
+                    uniques.iloc[present]
+                    .str.contains(rule[key], regex=True)
+                    .to_numpy(dtype=bool)
+                )
+                if key == "path":
+                    found[-1] = bool(re.search(rule[key], ""))
+                mask[rows] = found[row_codes]
         actions[mask] = rule["action"]
         undecided &= ~mask
     return pd.Series(actions, index=frame.index)

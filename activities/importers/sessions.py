@@ -40,43 +40,73 @@ class SessionTracker:
         """Return session ids for the rows of ``frame`` (index-aligned)."""
         if frame.empty:
             return pd.Series([], index=frame.index, dtype=object)
-        key = frame["client"] + "\x1f" + frame["user_agent"]
-        order = pd.DataFrame({"key": key, "time": frame["timestamp"]}).sort_values(
-            ["key", "time"], kind="stable"
+        # Integer codes for the (client, user agent) pairs: hashing and integer
+        # sorting instead of building and sorting one string per row.
+        client_codes, clients = pd.factorize(frame["client"])
+        agent_codes, agents = pd.factorize(frame["user_agent"])
+        pair_codes, pairs = pd.factorize(
+            client_codes.astype(np.int64) * len(agents) + agent_codes
         )
-        keys = order["key"]
-        times = order["time"]
-        first_of_key = (keys != keys.shift()).to_numpy()
-        breaks = (times.diff() > self.gap).to_numpy() | first_of_key
+        pair_keys = (
+            pd.Series(clients[pairs // len(agents)], dtype=object)
+            + "\x1f"
+            + pd.Series(agents[pairs % len(agents)], dtype=object)
+        ).to_numpy(dtype=object)
+
+        times_all = frame["timestamp"].to_numpy(dtype="datetime64[ns]")
+        # Sort by pair, then time. lexsort is stable, as sort_values(kind="stable") was.
+        order = np.lexsort((times_all.view(np.int64), pair_codes))
+        codes = pair_codes[order]
+        times = times_all[order]
+        first_of_key = np.ones(len(codes), dtype=bool)
+        first_of_key[1:] = codes[1:] != codes[:-1]
+        breaks = np.zeros(len(codes), dtype=bool)
+        breaks[1:] = (times[1:] - times[:-1]) > self.gap.to_timedelta64()
+        breaks |= first_of_key
 
         # The first request of a key continues that key's open session from an
         # earlier chunk unless the gap since its last request is too long.
-        previous = self.state.reindex(keys[first_of_key])
+        first_rows = np.flatnonzero(first_of_key)
+        first_keys = pair_keys[codes[first_rows]]
+        previous = self.state.reindex(first_keys)
         known = previous["ordinal"].notna().to_numpy()
-        gap_since = pd.Series(times[first_of_key].array) - pd.Series(
-            previous["last_time"].array
+        gap_since = times[first_rows] - previous["last_time"].to_numpy(
+            dtype="datetime64[ns]"
         )
-        continues = known & (gap_since <= self.gap).to_numpy(dtype=bool)
-        breaks[np.flatnonzero(first_of_key)] = ~continues
+        continues = known & (gap_since <= self.gap.to_timedelta64())
+        breaks[first_rows] = ~continues
         base = previous["ordinal"].fillna(-1).to_numpy(dtype="int64")
-        base_per_row = np.repeat(
-            base, np.diff(np.append(np.flatnonzero(first_of_key), len(keys)))
-        )
-        ordinals = (
-            base_per_row
-            + pd.Series(breaks).groupby(keys.to_numpy()).cumsum().to_numpy()
-        )
+        run_lengths = np.diff(np.append(first_rows, len(codes)))
+        # Rows of one key are contiguous, so a cumulative sum restarted at each
+        # key's first row counts that key's session breaks.
+        counts = np.cumsum(breaks)
+        counts -= np.repeat(counts[first_rows] - breaks[first_rows], run_lengths)
+        ordinals = np.repeat(base, run_lengths) + counts
 
+        last_rows = np.append(first_rows[1:], len(codes)) - 1
         ended = pd.DataFrame(
-            {"last_time": times.array, "ordinal": ordinals}, index=keys.to_numpy()
+            {
+                "last_time": pd.DatetimeIndex(times[last_rows]).tz_localize("UTC"),
+                "ordinal": ordinals[last_rows],
+            },
+            index=first_keys,
         )
-        ended = ended[~ended.index.duplicated(keep="last")]
         self.state = pd.concat([self.state[~self.state.index.isin(ended.index)], ended])
 
-        key_hashes = {value: self._hash_key(value) for value in pd.unique(keys)}
-        hashes = pd.Series(keys.map(key_hashes).to_numpy(), index=order.index)
-        ids = hashes + "-" + pd.Series(ordinals, index=order.index).astype(str)
-        return ids.reindex(frame.index)
+        # One id string per distinct (key, ordinal) session, then expanded.
+        hashes = np.array([self._hash_key(key) for key in pair_keys], dtype=object)
+        session_codes, sessions = pd.factorize(
+            codes.astype(np.int64) * (int(ordinals.max()) + 1) + ordinals
+        )
+        span = int(ordinals.max()) + 1
+        session_ids = (
+            hashes[sessions // span]
+            + "-"
+            + (sessions % span).astype(str).astype(object)
+        )
+        ids = np.empty(len(codes), dtype=object)
+        ids[order] = session_ids[session_codes]
+        return pd.Series(ids, index=frame.index)
 
     def _hash_key(self, key):
         cached = self.key_hashes.get(key)

@@ -12,6 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from activities.importers import storage
 from activities.importers.parser import (
     REASON_BLANK,
     REASON_COMMENT,
@@ -28,6 +29,7 @@ from activities.importers.rules import (
     assign_actions,
     validate_rules,
 )
+from activities.importers.service import import_access_log
 from activities.importers.sessions import SessionTracker
 from activities.models import UserActivity
 from store.models import DataBatch
@@ -357,3 +359,43 @@ def test_command_lists_imports(tmp_path):
     shutil.copy(FIXTURE, copy)
     run_import(copy)
     assert "copy.log" in run_import("--list")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_import_writer_failure_leaves_nothing(monkeypatch):
+    calls = []
+
+    def fail_on_second_chunk(rows, connection):
+        calls.append(len(rows))
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        return original(rows, connection)
+
+    original = storage.write_rows
+    monkeypatch.setattr(storage, "write_rows", fail_on_second_chunk)
+    with pytest.raises(RuntimeError, match="disk full"):
+        import_access_log(FIXTURE, chunk_bytes=300)
+    assert (UserActivity.objects.count(), DataBatch.objects.count()) == (0, 0)
+
+
+@pytest.mark.django_db
+def test_import_small_chunks_store_every_row():
+    result = import_access_log(FIXTURE, chunk_bytes=150)
+    stored = UserActivity.objects.filter(batch=result.batch)
+    urls = stored.values_list("details__url", flat=True)
+    assert sorted(urls, key=str) == sorted(parse_file(FIXTURE)[0]["target"], key=str)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ('say "hi"\\', '"say \\"hi\\"\\\\"'),
+        ("tab\there", '"tab\\there"'),
+        ("caf\u00e9", '"caf\u00e9"'),
+    ],
+)
+def test_details_json_escapes_strings(value, expected):
+    frame = pd.DataFrame({column: [None] for _, column in storage.DETAIL_FIELDS})
+    frame["path"] = [value]
+    assert json.loads(storage.details_json(frame)[0])["path"] == value
+    assert f'"path":{expected}' in storage.details_json(frame)[0]
