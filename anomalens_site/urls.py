@@ -19,5 +19,6 @@ urlpatterns = [
     path("api/simulator/", include("simulator.api_urls")),
     path("api/", include("anomalies.api_urls")),
     path("simulator/", include("simulator.urls")),
+    path("imports/", include("activities.page_urls")),
     path("", include("anomalies.urls")),
 ]

@@ -2,13 +2,14 @@
 
 from django.urls import path
 
-from . import views
+from . import views, views_clients
 
 app_name = "anomalies"
 
 urlpatterns = [
     path("", views.DashboardView.as_view(), name="dashboard"),
     path("findings/", views.FindingListView.as_view(), name="finding-list"),
+    path("clients/", views_clients.ClientRankingView.as_view(), name="clients"),
     path(
         "findings/<int:pk>/", views.FindingDetailView.as_view(), name="finding-detail"
     ),

@@ -15,7 +15,7 @@ from django.db.models.functions import Cast
 from activities.models import UserActivity
 from store.models import EntityType, Order
 
-from . import activity, order
+from . import activity, client, order
 from .common import FeatureFrame
 
 ENTITY_TYPES = [choice.value for choice in EntityType]
@@ -90,8 +90,12 @@ def _activity_values(queryset):
         "details__order_total",
         "details__quantity",
         "details__attempted_email",
+        "details__status",
+        "details__path",
+        "details__method",
     )
-    return pd.DataFrame.from_records(list(rows), columns=activity.RAW_COLUMNS)
+    columns = [*activity.RAW_COLUMNS, *client.RAW_COLUMNS]
+    return pd.DataFrame.from_records(list(rows), columns=columns)
 
 
 def _load_activity(limit, start, end):

@@ -7,6 +7,7 @@ import pandas as pd
 
 from activities.models import ActionType
 
+from . import client
 from .common import (
     MICROS_PER_SECOND,
     first_in_group,
@@ -61,6 +62,7 @@ FEATURE_NAMES = [
     "customer_events_1h",
     "user_agent_share_1h",
     "user_agent_automated",
+    *client.FEATURE_NAMES,
 ]
 
 
@@ -149,4 +151,5 @@ def build_activity_features(raw, known_customer_ips=None, tz="UTC"):
     features["user_agent_automated"] = automated.to_numpy(dtype=float)
 
     frame = pd.DataFrame(features, index=pd.Index(ids, name="id"))
+    frame = client.add_client_features(frame, raw)
     return frame[FEATURE_NAMES].astype(float)

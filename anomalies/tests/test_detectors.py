@@ -27,14 +27,14 @@ def normal_frame(entity_type, rows=400, seed=0):
 
 
 def with_outlier(frame, column, value):
-    """Append row 999999 with ``column`` at ``value`` and two more columns at 40.
+    """Append row 999999 with ``column`` at ``value`` and four more columns at 40.
 
     Isolation Forest splits on a random feature, so one extreme feature among
-    25 noisy ones isolates a row only weakly; real incidents move several.
+    over 30 noisy ones isolates a row only weakly; real incidents move several.
     """
     outlier = frame.iloc[[0]].copy()
     outlier.index = [999_999]
-    others = [name for name in frame.columns if name != column][-2:]
+    others = [name for name in frame.columns if name != column][-4:]
     outlier[others] = 40.0
     outlier[column] = value
     return pd.concat([frame.iloc[1:20], outlier])
