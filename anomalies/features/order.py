@@ -4,7 +4,10 @@ import numpy as np
 import pandas as pd
 
 from .common import (
+    CONTEXT,
+    COUNT,
     MICROS_PER_SECOND,
+    FeatureSpec,
     cumulative_before,
     group_codes,
     seconds_since_previous,
@@ -43,6 +46,13 @@ FEATURE_NAMES = [
     "first_order",
     "hour",
 ]
+
+# How the Z-score detector reads each feature; see FeatureSpec.
+FEATURE_SPECS = {
+    **{name: FeatureSpec() for name in FEATURE_NAMES},
+    "hour": CONTEXT,
+    "customer_orders_24h": COUNT,
+}
 
 
 def _ratio(numerator, denominator):
