@@ -3,8 +3,6 @@
 import numpy as np
 import pandas as pd
 
-from ..features import feature_specs
-
 # Severity bands on the 0-100 normalised score (the share of training rows
 # that scored lower): high from 99, medium from 97, low below.
 SEVERITY_BANDS = (("high", 99.0), ("medium", 97.0), ("low", 0.0))
@@ -111,6 +109,10 @@ class Detector:
                 f"{self.min_training_rows} needed. Add data or raise the limit."
             )
         X = self._matrix(features, check=False)
+        # Imported here: the features package loads Django models, and tests
+        # of pages replace it in sys.modules before the detectors are imported.
+        from ..features import feature_specs
+
         self.feature_names_ = list(features.columns)
         specs = feature_specs(self.feature_names_)
         self.directions_ = [spec.direction for spec in specs]
