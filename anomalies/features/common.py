@@ -19,10 +19,10 @@ MICROS_PER_SECOND = 1_000_000
 class FeatureSpec:
     """How the Z-score detector reads one feature.
 
-    ``direction`` is the side on which a value is suspicious: "high", "low",
-    "both", or None for context features (hour, action type, amounts) that
-    describe a row but are not suspicious on their own; the multivariate
-    detectors still use them. ``min_spread`` is the smallest spread the
+    ``direction`` is the side on which a value is suspicious: "high", "low"
+    or "both". None marks a context feature (hour, action type, amounts) that
+    describes a row but is not suspicious on its own. The multivariate
+    detectors still use context features. ``min_spread`` is the smallest spread the
     detector may learn for the feature, in its own unit: 1 for counts, whose
     values cannot differ by less than one, and for features that are already
     z-scores.
