@@ -142,10 +142,14 @@ def markdown(rows):
 
 
 def plain(rows):
-    widths = [max(len(str(cell)) for cell in column) for column in zip(HEADERS, *rows)]
+    table = [HEADERS, *rows]
+    widths = [
+        max(len(str(cell)) for cell in column) for column in zip(*table, strict=True)
+    ]
     lines = []
-    for row in [HEADERS, *rows]:
-        lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+    for row in table:
+        cells = zip(row, widths, strict=True)
+        lines.append("  ".join(str(cell).ljust(width) for cell, width in cells))
     return "\n".join(lines)
 
 
