@@ -103,6 +103,10 @@ def _new_device_hour_z(raw, times, local, customer_groups, ip_pairs, new_pair):
     by the circular standard deviation of those times (at least
     ``MIN_HABIT_SPREAD_HOURS``). Rows of a customer without older events, and
     rows from known devices, score 0.
+
+    NOTE: only the loaded rows and their one-hour history form the habit, so a
+    load limited to recent rows sees fewer habits and misses takeovers of
+    customers whose earlier activity lies before it.
     """
     window_us = HISTORY_SECONDS * MICROS_PER_SECOND
     ip_first = pd.Series(times).groupby(ip_pairs).transform("min").to_numpy()
