@@ -30,7 +30,7 @@ class DetectorSettings(models.Model):
         help_text=_("|z| above which the Z-score detector flags a feature."),
     )
     zscore_robust = models.BooleanField(
-        default=False,
+        default=True,
         help_text=_("Use median and MAD instead of mean and standard deviation."),
     )
     iforest_n_estimators = models.PositiveIntegerField(

@@ -143,6 +143,7 @@ def run_simulation(config, progress=None):
     NormalTraffic(world, rng, traffic).add(
         config.activities - anomalous_events, config.orders - anomalous_orders
     )
+    incident_traffic.add_takeovers(plan)
     events, orders, items = traffic.finish()
     orders["status"] = _order_status(orders, world.end_us, rng)
     generated = time.perf_counter()

@@ -70,7 +70,11 @@ class Detector:
     threshold_ : float
         Raw score above which a row is flagged.
     centre_, spread_ : ndarray
-        Per-feature median and robust spread of the training data.
+        Per-feature median and robust spread of the training data; the spread
+        is at least the feature's ``FeatureSpec.min_spread``.
+    directions_ : list
+        Per-feature side on which a value is suspicious ("high", "low",
+        "both", or None for context features), from ``FeatureSpec``.
     typical_low_, typical_high_ : ndarray
         Per-feature 5th and 95th percentiles of the training data.
     """
@@ -105,12 +109,19 @@ class Detector:
                 f"{self.min_training_rows} needed. Add data or raise the limit."
             )
         X = self._matrix(features, check=False)
+        # Imported here: the features package loads Django models, and tests
+        # of pages replace it in sys.modules before the detectors are imported.
+        from ..features import feature_specs
+
         self.feature_names_ = list(features.columns)
+        specs = feature_specs(self.feature_names_)
+        self.directions_ = [spec.direction for spec in specs]
+        self.min_spreads_ = np.array([spec.min_spread for spec in specs], dtype=float)
         self.centre_ = np.median(X, axis=0)
         q25, q75 = np.percentile(X, [25, 75], axis=0)
         spread = (q75 - q25) / 1.349
         spread = np.where(spread > 0, spread, X.std(axis=0))
-        self.spread_ = safe_spread(spread, self.centre_)
+        self.spread_ = np.maximum(safe_spread(spread, self.centre_), self.min_spreads_)
         self.typical_low_, self.typical_high_ = np.percentile(
             X, TYPICAL_PERCENTILES, axis=0
         )
@@ -145,6 +156,22 @@ class Detector:
     def contributions(self, X):
         """Return each feature's influence on each row; larger means more unusual."""
         return np.minimum(np.abs(X - self.centre_) / self.spread_, MAX_DEVIATION)
+
+    def directed(self, z):
+        """Keep the side of signed deviations ``z`` that each feature's spec flags.
+
+        A "high" feature keeps positive z, a "low" one negative z (as a
+        positive number), "both" keeps |z|, and a context feature gives 0.
+        """
+        result = np.zeros_like(z)
+        for column, direction in enumerate(self.directions_):
+            if direction == "high":
+                result[:, column] = np.maximum(z[:, column], 0.0)
+            elif direction == "low":
+                result[:, column] = np.maximum(-z[:, column], 0.0)
+            elif direction == "both":
+                result[:, column] = np.abs(z[:, column])
+        return result
 
     def explain(self, features, size=EXPLANATION_SIZE):
         """List, per row, the features that pushed the score, most influential first."""

@@ -14,6 +14,11 @@ MEAN_AD_TO_STD = 1.253314
 class ZScoreDetector(Detector):
     """Flag a row when any feature lies more than ``z_threshold`` spreads from centre.
 
+    Only the side of each feature that its ``FeatureSpec`` calls suspicious
+    counts (a burst raises counts and shortens gaps, never the reverse), and
+    context features such as the hour or the action type never flag a row on
+    their own. A spread is never smaller than the feature's ``min_spread``.
+
     Parameters
     ----------
     z_threshold : float, default 3.0
@@ -52,7 +57,7 @@ class ZScoreDetector(Detector):
             centre = X.mean(axis=0)
             spread = X.std(axis=0)
         self.mean_ = centre
-        self.std_ = safe_spread(spread, centre)
+        self.std_ = np.maximum(safe_spread(spread, centre), self.min_spreads_)
         self.threshold_ = self.z_threshold
 
     def apply_detection_parameters(self, parameters):
@@ -60,8 +65,9 @@ class ZScoreDetector(Detector):
         self.threshold_ = self.z_threshold
 
     def z_scores(self, X):
-        """Return the capped |z| of every feature of every row."""
-        return np.minimum(np.abs(X - self.mean_) / self.std_, MAX_DEVIATION)
+        """Return the capped z of every feature of every row, on its suspicious side."""
+        z = np.clip((X - self.mean_) / self.std_, -MAX_DEVIATION, MAX_DEVIATION)
+        return self.directed(z)
 
     def _raw_scores(self, X):
         return self.z_scores(X).max(axis=1)

@@ -16,11 +16,26 @@ from activities.models import UserActivity
 from store.models import EntityType, Order
 
 from . import activity, client, order
-from .common import FeatureFrame
+from .common import FeatureFrame, FeatureSpec
 
 ENTITY_TYPES = [choice.value for choice in EntityType]
+# Reading of every known feature column; both entities agree on shared names.
+FEATURE_SPECS = {**order.FEATURE_SPECS, **activity.FEATURE_SPECS}
 
-__all__ = ["ENTITY_TYPES", "FeatureFrame", "feature_names", "load_features"]
+__all__ = [
+    "ENTITY_TYPES",
+    "FEATURE_SPECS",
+    "FeatureFrame",
+    "FeatureSpec",
+    "feature_names",
+    "feature_specs",
+    "load_features",
+]
+
+
+def feature_specs(columns):
+    """Return the FeatureSpec of each column; unknown columns are read both ways."""
+    return [FEATURE_SPECS.get(name, FeatureSpec()) for name in columns]
 
 
 def feature_names(entity_type):

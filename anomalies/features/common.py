@@ -15,6 +15,27 @@ import pandas as pd
 MICROS_PER_SECOND = 1_000_000
 
 
+@dataclass(frozen=True)
+class FeatureSpec:
+    """How the Z-score detector reads one feature.
+
+    ``direction`` is the side on which a value is suspicious: "high", "low"
+    or "both". None marks a context feature (hour, action type, amounts) that
+    describes a row but is not suspicious on its own. The multivariate
+    detectors still use context features. ``min_spread`` is the smallest spread the
+    detector may learn for the feature, in its own unit: 1 for counts, whose
+    values cannot differ by less than one, and for features that are already
+    z-scores.
+    """
+
+    direction: str | None = "both"
+    min_spread: float = 0.0
+
+
+CONTEXT = FeatureSpec(direction=None)
+COUNT = FeatureSpec(direction="high", min_spread=1.0)
+
+
 @dataclass
 class FeatureFrame:
     """Features indexed by entity id, and the entity times on the same index.
@@ -76,6 +97,30 @@ def count_at_or_before(groups, times, query_groups, query_times):
     upper = np.searchsorted(keys, query_keys, side="right")
     lower = np.searchsorted(keys, query_groups * width, side="left")
     return (upper - lower).astype(np.int64)
+
+
+def sum_at_or_before(groups, times, values, query_groups, query_times):
+    """Sum ``values`` of rows in each query's group with time <= query time."""
+    groups = np.asarray(groups, dtype=np.int64)
+    query_groups = np.asarray(query_groups, dtype=np.int64)
+    if len(groups) == 0:
+        return np.zeros(len(query_groups))
+
+    _, ranks = np.unique(
+        np.concatenate([np.asarray(times), np.asarray(query_times)]),
+        return_inverse=True,
+    )
+    ranks = ranks.astype(np.int64) + 1
+    width = int(ranks.max()) + 1
+    keys = groups * width + ranks[: len(groups)]
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    # running[k] is the sum of the first k rows in key order.
+    running = np.concatenate([[0.0], np.cumsum(np.asarray(values, float)[order])])
+    query_keys = query_groups * width + ranks[len(groups) :]
+    upper = np.searchsorted(keys, query_keys, side="right")
+    lower = np.searchsorted(keys, query_groups * width, side="left")
+    return running[upper] - running[lower]
 
 
 def window_count(groups, times, window_us, mask=None):

@@ -4,7 +4,10 @@ import numpy as np
 import pandas as pd
 
 from .common import (
+    CONTEXT,
+    COUNT,
     MICROS_PER_SECOND,
+    FeatureSpec,
     cumulative_before,
     group_codes,
     seconds_since_previous,
@@ -42,7 +45,26 @@ FEATURE_NAMES = [
     "total_to_customer_typical",
     "first_order",
     "hour",
+    "log_total",
+    "log_units",
+    "log_gap_since_previous_order",
+    "log_total_to_customer_typical",
 ]
+
+# How the Z-score detector reads each feature; see FeatureSpec.
+# Amounts, units and gaps spread over orders of magnitude, so the Z-score
+# detector reads their log10 versions and keeps the plain ones as context.
+FEATURE_SPECS = {
+    **{name: CONTEXT for name in FEATURE_NAMES},
+    "total_to_items_ratio": FeatureSpec(direction="both"),
+    "customer_orders_24h": COUNT,
+    "log_total": FeatureSpec(direction="both"),
+    "log_units": FeatureSpec(direction="high"),
+    "log_gap_since_previous_order": FeatureSpec(direction="low"),
+    "log_total_to_customer_typical": FeatureSpec(direction="high"),
+}
+# Smallest amount, unit count and gap (seconds) kept before taking log10.
+MIN_LOG_VALUE = 1.0
 
 
 def _ratio(numerator, denominator):
@@ -112,5 +134,11 @@ def build_order_features(raw, prior=None, tz="UTC"):
         "first_order": (earlier_count == 0).astype(float),
         "hour": to_utc(raw["created_at"]).tz_convert(tz).hour.to_numpy(dtype=float),
     }
+    features["log_total"] = np.log10(np.maximum(total, MIN_LOG_VALUE))
+    features["log_units"] = np.log10(np.maximum(features["units"], MIN_LOG_VALUE))
+    features["log_gap_since_previous_order"] = np.log10(np.maximum(gaps, MIN_LOG_VALUE))
+    features["log_total_to_customer_typical"] = np.log10(
+        np.maximum(features["total_to_customer_typical"], 1.0 / MAX_RATIO)
+    )
     frame = pd.DataFrame(features, index=pd.Index(ids, name="id"))
     return frame[FEATURE_NAMES].astype(float)

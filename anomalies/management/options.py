@@ -1,5 +1,7 @@
 """Command-line options shared by the train, detect and evaluate commands."""
 
+import argparse
+
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
@@ -43,9 +45,10 @@ def add_parameter_arguments(parser):
     parser.add_argument("--z-threshold", type=float, help="|z| that flags a row.")
     parser.add_argument(
         "--zscore-robust",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         default=None,
-        help="Use median and MAD in the Z-score detector.",
+        help="Use median and MAD (--zscore-robust) or mean and standard deviation "
+        "(--no-zscore-robust) in the Z-score detector. Default: the settings.",
     )
     parser.add_argument("--iforest-n-estimators", type=int, help="Trees in the forest.")
     parser.add_argument(

@@ -9,13 +9,22 @@ from anomalies.detectors import (
     severity_for,
 )
 from anomalies.detectors.zscore import ZScoreDetector
-from anomalies.features import feature_names
+from anomalies.features import FEATURE_SPECS, feature_names
 
 PARAMETERS = {
     "statistical_zscore": {"z_threshold": 4.0},
     "isolation_forest": {"contamination": 0.02, "n_estimators": 200},
     "dbscan": {"min_samples": 5},
 }
+
+
+def scored_column(entity_type):
+    """Return the first feature that the Z-score detector reads on its high side."""
+    return next(
+        name
+        for name in feature_names(entity_type)
+        if FEATURE_SPECS[name].direction in ("high", "both")
+    )
 
 
 def normal_frame(entity_type, rows=400, seed=0):
@@ -43,7 +52,7 @@ def with_outlier(frame, column, value):
 @pytest.mark.parametrize("entity_type", ["activity", "order"])
 @pytest.mark.parametrize("name", DETECTOR_NAMES)
 def test_detector_flags_injected_outlier(name, entity_type):
-    column = feature_names(entity_type)[3]
+    column = scored_column(entity_type)
     train = normal_frame(entity_type)
     # History holds a few incidents like the probe, as real history does;
     # Isolation Forest cannot extrapolate past the training range otherwise.
@@ -58,7 +67,7 @@ def test_detector_flags_injected_outlier(name, entity_type):
 @pytest.mark.parametrize("entity_type", ["activity", "order"])
 @pytest.mark.parametrize("name", DETECTOR_NAMES)
 def test_detector_explains_the_pushing_feature(name, entity_type):
-    column = feature_names(entity_type)[3]
+    column = scored_column(entity_type)
     detector = get_detector_class(name)(**PARAMETERS[name]).fit(
         normal_frame(entity_type)
     )
@@ -88,10 +97,10 @@ def test_detector_rejects_too_few_rows(name):
 @pytest.mark.parametrize("robust", [False, True])
 def test_zscore_constant_column_flags_change(robust):
     train = normal_frame("order")
-    train["first_order"] = 0.0
+    train["total_to_items_ratio"] = 1.0
     detector = ZScoreDetector(z_threshold=3.0, robust=robust).fit(train)
     frame = train.iloc[:3].copy()
-    frame.iloc[1, frame.columns.get_loc("first_order")] = 1.0
+    frame.iloc[1, frame.columns.get_loc("total_to_items_ratio")] = 1.5
     scores = detector.score(frame)
     assert scores["is_anomaly"].tolist() == [False, True, False]
     assert np.isfinite(scores["raw_score"]).all()
@@ -99,13 +108,48 @@ def test_zscore_constant_column_flags_change(robust):
 
 def test_zscore_robust_ignores_training_outliers():
     train = normal_frame("order")
-    train.iloc[:10, 0] = 1e6
-    plain = ZScoreDetector(z_threshold=3.0).fit(train)
+    train["log_total"] = train["log_total"].where(train.index > 10, 1e6)
+    plain = ZScoreDetector(z_threshold=3.0, robust=False).fit(train)
     robust = ZScoreDetector(z_threshold=3.0, robust=True).fit(train)
     probe = normal_frame("order", seed=4).iloc[:5]
-    probe.loc[1, "total"] = 40.0
+    probe.loc[1, "log_total"] = 40.0
     assert not bool(plain.score(probe).loc[1, "is_anomaly"])
     assert bool(robust.score(probe).loc[1, "is_anomaly"])
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "flagged"),
+    [
+        # A count is suspicious only when high: far below the centre is fine.
+        ("ip_failed_logins_15m", -40.0, False),
+        ("ip_failed_logins_15m", 40.0, True),
+        # A short gap is suspicious, a long one is not.
+        ("ip_gap_log10", 40.0, False),
+        ("ip_gap_log10", -40.0, True),
+        # Context features never flag a row on their own.
+        ("hour", 40.0, False),
+        ("action_login", 40.0, False),
+    ],
+)
+def test_zscore_reads_feature_direction(column, value, flagged):
+    detector = ZScoreDetector(z_threshold=3.0).fit(normal_frame("activity"))
+    probe = normal_frame("activity", seed=5).iloc[:1]
+    probe[column] = value
+    assert bool(detector.score(probe)["is_anomaly"].iloc[0]) is flagged
+
+
+@pytest.mark.parametrize(
+    ("count", "flagged"), [(1.0, False), (3.0, False), (4.0, True)]
+)
+def test_zscore_count_spread_at_least_one(count, flagged):
+    # Failed logins are almost always 0, so MAD and the mean deviation are
+    # tiny; the spread floor of one login keeps a single typo unflagged.
+    train = normal_frame("activity")
+    train["ip_failed_logins_15m"] = np.where(train.index % 100 == 0, 1.0, 0.0)
+    detector = ZScoreDetector(z_threshold=3.0).fit(train)
+    probe = train.loc[[1]].copy()
+    probe["ip_failed_logins_15m"] = count
+    assert bool(detector.score(probe)["is_anomaly"].iloc[0]) is flagged
 
 
 def test_iforest_threshold_matches_contamination():

@@ -4,7 +4,7 @@ import pytest
 
 from anomalies.features import feature_names, load_features
 from anomalies.features.activity import RAW_COLUMNS, build_activity_features
-from anomalies.features.common import window_count, window_distinct
+from anomalies.features.common import sum_at_or_before, window_count, window_distinct
 from anomalies.features.order import build_order_features
 
 ACTIVITY_ROWS = [
@@ -230,6 +230,84 @@ def test_window_distinct_counts_each_value_once():
     assert counts.tolist() == [1, 1, 2, 1]
 
 
+def test_sum_at_or_before_per_group():
+    groups = np.array([0, 1, 0, 0])
+    times = np.array([0, 5, 10, 20])
+    values = np.array([1.0, 2.0, 3.0, 4.0])
+    sums = sum_at_or_before(
+        groups, times, values, np.array([0, 1, 0, 2]), np.array([10, 4, 25, 30])
+    )
+    # Group 0 up to 10: 1 + 3; group 1 before its only row: 0; group 0 up to
+    # 25: 1 + 3 + 4; group 2 has no rows.
+    assert sums.tolist() == [4.0, 0.0, 8.0, 0.0]
+
+
+def test_ip_gap_log10_of_previous_event(activity_features):
+    # Event 12 comes 3 minutes after events 10 and 11 on the same IP.
+    assert activity_features.loc[12, "ip_gap_log10"] == pytest.approx(np.log10(180))
+
+
+def test_ip_gap_log10_of_equal_timestamps_is_finite(activity_features):
+    # Events 10 and 11 share a timestamp: the gap is clipped to 1 ms.
+    assert activity_features.loc[11, "ip_gap_log10"] == pytest.approx(-3.0)
+
+
+def device_row(event_id, timestamp, ip, agent, customer=7):
+    return (event_id, timestamp, "view_page", customer, f"s{event_id}", ip, agent)
+
+
+@pytest.fixture
+def device_features():
+    rows = [
+        # Customer 7 is active at 10:00 on the home IP and browser.
+        device_row(1, "2024-03-01T10:00:00Z", "1.1.1.1", "Firefox"),
+        device_row(2, "2024-03-02T10:00:00Z", "1.1.1.1", "Firefox"),
+        # A new IP and a new browser at 22:00, then again half an hour later.
+        device_row(3, "2024-03-03T22:00:00Z", "9.9.9.9", "OldChrome"),
+        device_row(4, "2024-03-03T22:30:00Z", "9.9.9.9", "OldChrome"),
+        # The home device at an odd hour is not a new device.
+        device_row(5, "2024-03-03T23:00:00Z", "1.1.1.1", "Firefox"),
+        # A new IP with the known browser is not a new device either.
+        device_row(6, "2024-03-04T22:00:00Z", "8.8.8.8", "Firefox"),
+        # Customer 8 has no older events, so no habit to break.
+        device_row(7, "2024-03-04T03:00:00Z", "7.7.7.7", "Safari", customer=8),
+    ]
+    raw = pd.DataFrame(rows, columns=RAW_COLUMNS[:7])
+    raw[RAW_COLUMNS[7:]] = None
+    return build_activity_features(raw.iloc[::-1])
+
+
+@pytest.mark.parametrize(
+    ("event_id", "expected"),
+    [
+        # Habit 10:00 with no spread, so the floor of 2 hours applies:
+        # 12 hours away is z = 6, 11.5 hours away (22:30) is z = 5.75.
+        (3, 6.0),
+        (4, 5.75),
+        (5, 0.0),
+        (6, 0.0),
+        (7, 0.0),
+        (1, 0.0),
+    ],
+)
+def test_new_device_hour_z(device_features, event_id, expected):
+    value = device_features.loc[event_id, "customer_new_device_hour_z"]
+    assert value == pytest.approx(expected)
+
+
+def test_new_device_hour_z_known_ip_pair():
+    raw = pd.DataFrame(
+        [
+            device_row(1, "2024-03-01T10:00:00Z", "1.1.1.1", "Firefox"),
+            device_row(2, "2024-03-02T22:00:00Z", "9.9.9.9", "OldChrome"),
+        ],
+        columns=RAW_COLUMNS[:7],
+    )
+    raw[RAW_COLUMNS[7:]] = None
+    features = build_activity_features(raw, known_customer_ips={(7, "9.9.9.9")})
+    assert features.loc[2, "customer_new_device_hour_z"] == 0.0
+
+
 ORDER_COLUMNS = [
     "id",
     "created_at",
@@ -281,6 +359,24 @@ def test_seconds_since_previous_order(order_features):
 def test_customer_orders_24h(order_features):
     # Order 3 at 12:00 next day: order 2 (14:00 UTC) is within 24 h, order 1 is not.
     assert order_features.loc[3, "customer_orders_24h"] == 2
+
+
+@pytest.mark.parametrize(
+    ("column", "expected"),
+    [
+        ("log_total", np.log10(300)),
+        ("log_units", 0.0),
+        # Order 2 was at 14:00 UTC the day before: 22 hours earlier.
+        ("log_gap_since_previous_order", np.log10(22 * 3600)),
+        ("log_total_to_customer_typical", np.log10(4)),
+    ],
+)
+def test_order_log_features(order_features, column, expected):
+    assert order_features.loc[3, column] == pytest.approx(expected)
+
+
+def test_order_log_total_of_zero_is_finite(order_features):
+    assert order_features.loc[4, "log_total"] == 0.0
 
 
 def test_prior_orders_make_first_order_false():

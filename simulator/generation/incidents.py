@@ -117,8 +117,18 @@ class IncidentTraffic:
             AnomalyKind.FIRST_ORDER_HUGE.value: self._first_order_huge,
         }
         for kind, sizes in plan.sizes.items():
-            if len(sizes):
+            # Takeovers need the victims' own sessions; see add_takeovers.
+            if len(sizes) and kind != AnomalyKind.ACCOUNT_TAKEOVER.value:
                 handlers[kind](np.asarray(sizes, dtype=np.int64), KIND[kind])
+
+    def add_takeovers(self, plan):
+        """Add the planned account takeovers; call after the normal traffic."""
+        sizes = plan.sizes.get(AnomalyKind.ACCOUNT_TAKEOVER.value, ())
+        if len(sizes):
+            self._account_takeover(
+                np.asarray(sizes, dtype=np.int64),
+                KIND[AnomalyKind.ACCOUNT_TAKEOVER.value],
+            )
 
     # Shared pieces.
 
@@ -251,18 +261,30 @@ class IncidentTraffic:
     def _account_takeover(self, sizes, kind):
         """Add a login from a new IP and browser at an odd hour, then a big purchase.
 
-        The order the purchase creates carries the same kind and incident id.
+        The victim is a customer with sessions of their own at least a day
+        before the takeover, so that the hour is unusual against a habit the
+        data shows; a victim without any earlier activity would have no
+        habit to break. The order the purchase creates carries the same kind
+        and incident id.
         """
         rng, world = self.rng, self.world
         count = len(sizes)
-        victims = rng.choice(self.settled, size=count)
-        # Twelve hours away from the victim's habitual hour of activity.
-        hours = (world.active_hour[victims] + 12 + rng.uniform(-1.5, 1.5, count)) % 24
         day0 = world.start_us // US_PER_DAY * US_PER_DAY
         n_days = max(1, (world.end_us - day0) // US_PER_DAY - 1)
+        first_seen = self.traffic.first_session_starts(world.n_customers)
+        # First day on which a takeover may start: two days after the first session.
+        first_day = np.minimum(first_seen, world.end_us) - day0
+        first_day = first_day // US_PER_DAY + 2
+        candidates = self.settled[first_day[self.settled] <= n_days]
+        if len(candidates) == 0:
+            candidates = self.settled
+        victims = rng.choice(candidates, size=count)
+        # Twelve hours away from the victim's habitual hour of activity.
+        hours = (world.active_hour[victims] + 12 + rng.uniform(-1.5, 1.5, count)) % 24
+        low_day = np.clip(first_day[victims], 1, n_days)
         starts = (
             day0
-            + rng.integers(1, n_days + 1, size=count) * US_PER_DAY
+            + rng.integers(low_day, n_days + 1) * US_PER_DAY
             + (hours * US_PER_HOUR).astype(np.int64)
         )
         starts = np.clip(starts, world.start_us, world.end_us - 2 * US_PER_HOUR)

@@ -101,6 +101,21 @@ class Traffic:
     def new_incidents(self, count):
         return self._new_ids("n_incidents", count)
 
+    def first_session_starts(self, n_customers):
+        """Return, per customer, the earliest start of a unit with their events.
+
+        Customers without events so far get the largest int64.
+        """
+        first = np.full(n_customers, np.iinfo(np.int64).max, dtype=np.int64)
+        if not self._events:
+            return first
+        unit_starts = np.concatenate(self._unit_starts)
+        for block in self._events:
+            customer = block["customer"]
+            known = customer >= 0
+            np.minimum.at(first, customer[known], unit_starts[block["unit"][known]])
+        return first
+
     def add_events(self, **columns):
         self._events.append(_block(EVENT_DEFAULTS, columns))
 
