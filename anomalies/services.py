@@ -301,8 +301,8 @@ def _enqueue_chain(runs, steps):
         for run in runs:
             mark_failed(run.pk, f"Could not queue the background task: {exc}")
         return
-    # NOTE: a chained task gets its id only when the one before it ends, so
-    # these runs keep an empty task_id; the task name ends with the run id.
+    # NOTE: a chained task gets its id only when the task before it ends, so
+    # these runs keep an empty task_id. Each task's name ends with its run id.
     logger.info("Queued runs %s as chain %s", [run.pk for run in runs], group)
 
 
