@@ -2,6 +2,7 @@
 # ruff: noqa: F811  (pytest fixtures imported by name are redefined as arguments)
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -22,7 +23,7 @@ from anomalies.tests.pages_data import (  # noqa: F401
     shop,
     staff_browser,
 )
-from store.models import EntityType
+from store.models import EntityType, Order, OrderItem, Product
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hasher")]
 
@@ -747,3 +748,26 @@ def test_default_time_zone_from_setting(reader_browser, shop, settings):
     settings.TIME_ZONE = "Europe/Berlin"
     html = page_html(reader_browser.get(reverse("anomalies:dashboard")))
     assert "Times in Europe/Berlin." in html
+
+
+def test_finding_list_one_line_singular(reader_browser, shop):
+    order = Order.objects.create(
+        customer=shop["alice"], total_amount=Decimal("25.00"), created_at=timezone.now()
+    )
+    OrderItem.objects.create(
+        order=order,
+        product=Product.objects.get(),
+        quantity=1,
+        unit_price=Decimal("25.00"),
+    )
+    Finding.objects.create(
+        run=shop["forest_run"],
+        detector="isolation_forest",
+        entity_type=EntityType.ORDER,
+        entity_id=order.pk,
+        raw_score=0.1,
+        score=60.0,
+        severity=Severity.LOW,
+    )
+    html = page_html(reader_browser.get(reverse("anomalies:finding-list")))
+    assert f"order #{order.pk}, 25.00, 1 unit in 1 line by Alice Liddell" in html
