@@ -226,6 +226,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "EntityTypeEnum": "store.models.EntityType",
         "EntityTypeRequestEnum": ["activity", "order", "all"],
+        # Detection runs and simulation runs share one status choice set,
+        # which collides by field name with the order status.
+        "RunStatusEnum": "anomalies.models.Run.Status",
     },
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],

@@ -242,12 +242,17 @@ def describe_order(row):
             "units": format_count(row["units"]),
             "who": who,
         }
-    return _(
-        "order #%(number)s, %(total)s, %(units)s units in %(items)s lines by %(who)s"
+    units = ngettext("%(units)s unit", "%(units)s units", row["units"] or 0) % {
+        "units": format_count(row["units"])
+    }
+    return ngettext(
+        "order #%(number)s, %(total)s, %(units)s in %(items)s line by %(who)s",
+        "order #%(number)s, %(total)s, %(units)s in %(items)s lines by %(who)s",
+        row["item_count"],
     ) % {
         "number": number,
         "total": total,
-        "units": format_count(row["units"]),
+        "units": units,
         "items": format_count(row["item_count"]),
         "who": who,
     }

@@ -15,6 +15,9 @@ DETECTOR_CHOICES = [
     ("dbscan", _("DBSCAN (dbscan)")),
 ]
 
+# Run request kind that queues training runs and then detection runs.
+TRAIN_THEN_DETECT = "train_detect"
+
 SORT_CHOICES = [
     ("-score", _("Score, highest first")),
     ("score", _("Score, lowest first")),
@@ -94,9 +97,12 @@ class RunRequestForm(forms.Form):
 
     kind = forms.ChoiceField(
         label=_("What to run"),
-        choices=Run.Kind.choices,
+        choices=[
+            (TRAIN_THEN_DETECT, _("Training, then detection")),
+            *Run.Kind.choices,
+        ],
         widget=forms.RadioSelect,
-        initial=Run.Kind.TRAIN,
+        initial=TRAIN_THEN_DETECT,
     )
     entity_types = forms.MultipleChoiceField(
         label=_("Entities"),

@@ -195,6 +195,117 @@ def start_runs(
     return runs
 
 
+def start_training_then_detection(
+    entity_types, detectors=None, parameters=None, user=None, background=True
+):
+    """Create training runs and detection runs that start once training has ended.
+
+    Takes the arguments of ``start_runs`` except ``kind``. Each detection run
+    waits for the training run of its detector and entity, and fails with that
+    run's error instead of starting when the training failed. With
+    ``background`` the runs are queued as one django-q2 chain, so a worker
+    carries them out one after another, training first. Raises
+    ``ValidationError`` before creating any run. Returns the training runs
+    followed by the detection runs, refreshed from the database.
+    """
+    entity_types, detectors, resolved = validate_request(
+        Run.Kind.TRAIN, entity_types, detectors, parameters
+    )
+    fail_stale_runs()
+    requested_by = user if getattr(user, "is_authenticated", False) else None
+    pairs = [(entity, detector) for entity in entity_types for detector in detectors]
+    with transaction.atomic():
+        training = [
+            Run.objects.create(
+                kind=Run.Kind.TRAIN,
+                detector=detector,
+                entity_type=entity_type,
+                parameters=resolved,
+                requested_by=requested_by,
+            )
+            for entity_type, detector in pairs
+        ]
+        detection = [
+            Run.objects.create(
+                kind=Run.Kind.DETECT,
+                detector=detector,
+                entity_type=entity_type,
+                parameters=resolved,
+                requested_by=requested_by,
+            )
+            for entity_type, detector in pairs
+        ]
+    logger.info(
+        "Created training runs %s followed by detection runs %s (background=%s)",
+        [run.pk for run in training],
+        [run.pk for run in detection],
+        background,
+    )
+    steps = [("anomalies.tasks.execute_run_task", (run.pk,)) for run in training]
+    steps += [
+        ("anomalies.tasks.detect_after_training_task", (run.pk, trained.pk))
+        for run, trained in zip(detection, training, strict=True)
+    ]
+    if background:
+        _enqueue_chain([*training, *detection], steps)
+    else:
+        for run in training:
+            execute_run(run.pk)
+        for run, trained in zip(detection, training, strict=True):
+            detect_after_training(run.pk, trained.pk)
+    runs = [*training, *detection]
+    for run in runs:
+        run.refresh_from_db()
+    return runs
+
+
+def detect_after_training(run_id, training_run_id):
+    """Execute detection run ``run_id`` if training run ``training_run_id`` succeeded.
+
+    Otherwise mark the detection run failed with the training run's outcome.
+    """
+    training = Run.objects.filter(pk=training_run_id).first()
+    if training is None or training.status != Run.Status.SUCCEEDED:
+        outcome = "was deleted" if training is None else f"is {training.status}"
+        detail = ""
+        if training is not None and training.error:
+            detail = f": {training.error.rstrip('.')}"
+        reason = (
+            f"Detection did not start because training run #{training_run_id} "
+            f"{outcome}{detail}. Fix the cause and queue the runs again."
+        )
+        if mark_failed(run_id, reason):
+            logger.warning("Run %s not started: %s", run_id, reason)
+        return Run.objects.filter(pk=run_id).first()
+    return execute_run(run_id)
+
+
+def _enqueue_chain(runs, steps):
+    # Imported here so that importing services never needs a configured cluster.
+    from django_q.conf import Conf
+    from django_q.tasks import Chain
+
+    try:
+        # Chain's own default for sync is read once at import; pass the current one.
+        chain = Chain(sync=Conf.SYNC)
+        for run, (function, args) in zip(runs, steps, strict=True):
+            chain.append(
+                function,
+                *args,
+                hook="anomalies.tasks.record_task_result",
+                task_name=f"{run.kind}-{run.detector}-{run.entity_type}-{run.pk}",
+            )
+        group = chain.run()
+    except Exception as exc:  # broker down or misconfigured
+        logger.exception("Queueing runs %s failed", [run.pk for run in runs])
+        for run in runs:
+            mark_failed(run.pk, f"Could not queue the background task: {exc}")
+        return
+    # NOTE: a chained task gets its id only when the task before it ends, so
+    # these runs keep an empty task_id. Each task's name ends with its run id.
+    logger.info("Queued runs %s as chain %s", [run.pk for run in runs], group)
+
+
 def _enqueue(run):
     # Imported here so that importing services never needs a configured cluster.
     from django_q.tasks import async_task

@@ -5,7 +5,7 @@ import logging
 from django.db import close_old_connections
 
 from .models import Run
-from .services import execute_run, mark_failed
+from .services import detect_after_training, execute_run, mark_failed
 
 logger = logging.getLogger(__name__)
 
@@ -14,6 +14,13 @@ def execute_run_task(run_id):
     """Execute a queued run inside a worker; return its final status."""
     close_old_connections()
     run = execute_run(run_id)
+    return None if run is None else run.status
+
+
+def detect_after_training_task(run_id, training_run_id):
+    """Execute a detection run once its training run has ended; return its status."""
+    close_old_connections()
+    run = detect_after_training(run_id, training_run_id)
     return None if run is None else run.status
 
 

@@ -27,8 +27,10 @@ from activities.models import UserActivity
 from simulator.models import AnomalyKind, AnomalyLabel
 from store.models import Customer, EntityType, Order, Product
 
-from . import charts, describe
+from . import charts, describe, services
+from .features import load_features
 from .forms import (
+    TRAIN_THEN_DETECT,
     DetectorSettingsForm,
     FeatureExplorerForm,
     FindingFilterForm,
@@ -40,11 +42,6 @@ from .models import DetectorSettings, Finding, Run, Severity
 
 logger = logging.getLogger(__name__)
 
-# A running run whose worker has shown no sign of life for this long is failed
-# when the runs pages are opened.
-# NOTE: this is an estimate. Whether it is long enough depends on how often the
-# detection engine writes heartbeats.
-STALE_RUN_AGE = timedelta(minutes=10)
 # Seconds between reloads of a page that shows a queued or running run.
 REFRESH_SECONDS = 3
 SESSION_TIME_ZONE = "anomalens_time_zone"
@@ -58,15 +55,6 @@ def can_review(user):
 
 def can_edit_settings(user):
     return user.is_staff or user.has_perm("anomalies.change_detectorsettings")
-
-
-def fail_stale_runs():
-    """Mark runs of killed workers failed, when the detection engine provides it."""
-    try:
-        from .services import fail_stale_runs as fail
-    except ImportError:
-        return
-    fail(STALE_RUN_AGE)
 
 
 class PageMixin(LoginRequiredMixin):
@@ -379,7 +367,8 @@ class RunListView(PageMixin, ListView):
     paginate_by = RUNS_PER_PAGE
 
     def get_queryset(self):
-        fail_stale_runs()
+        # Opening the runs pages ends runs whose worker was killed.
+        services.fail_stale_runs()
         runs = Run.objects.select_related("requested_by")
         ids = [
             part
@@ -417,7 +406,7 @@ class RunDetailView(PageMixin, DetailView):
     queryset = Run.objects.select_related("requested_by", "trained_model")
 
     def get_object(self, queryset=None):
-        fail_stale_runs()
+        services.fail_stale_runs()
         return super().get_object(queryset)
 
     def get_context_data(self, **kwargs):
@@ -484,24 +473,24 @@ class RunRequestView(PageMixin, TemplateView):
         form = RunRequestForm(request.POST)
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(form=form))
+        data = form.cleaned_data
         try:
-            from .services import start_runs
-        except ImportError:
-            logger.exception("Detection engine is not importable")
-            form.add_error(
-                None,
-                _("The detection engine is not installed, so no run can start."),
-            )
-            return self.render_to_response(self.get_context_data(form=form))
-        try:
-            runs = start_runs(
-                form.cleaned_data["kind"],
-                form.cleaned_data["entity_types"],
-                detectors=form.cleaned_data["detectors"],
-                parameters=form.parameters(),
-                user=request.user,
-                background=True,
-            )
+            if data["kind"] == TRAIN_THEN_DETECT:
+                runs = services.start_training_then_detection(
+                    data["entity_types"],
+                    detectors=data["detectors"],
+                    parameters=form.parameters(),
+                    user=request.user,
+                )
+            else:
+                runs = services.start_runs(
+                    data["kind"],
+                    data["entity_types"],
+                    detectors=data["detectors"],
+                    parameters=form.parameters(),
+                    user=request.user,
+                    background=True,
+                )
         except ValidationError as exc:
             for message in exc.messages:
                 form.add_error(None, message)
@@ -615,18 +604,12 @@ class FeatureExplorerView(PageMixin, TemplateView):
             return context
         data = form.cleaned_data
         limit = data["limit"] or 5000
-        try:
-            from .features import load_features
-        except ImportError:
-            context["engine_missing"] = True
-            return context
-
         frame, _times = load_features(data["entity_type"], limit=limit)
         numeric = frame.select_dtypes("number")
         columns = list(numeric.columns)
         context["columns"] = columns
         context["rows"] = len(numeric)
-        if len(columns) < 2:
+        if numeric.empty or len(columns) < 2:
             context["too_few"] = True
             return context
 

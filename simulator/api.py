@@ -2,7 +2,7 @@
 
 import logging
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -53,6 +53,11 @@ class GenerateView(APIView):
         counts = run.result.get("counts", {})
         body = {**body, **counts, "counts": counts}
         return Response(body, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(post=extend_schema(exclude=True))
+class GenerateSlashView(GenerateView):
+    """Accept ``generate/`` as well; the schema lists only ``generate``."""
 
 
 class RunListView(generics.ListAPIView):

@@ -1,6 +1,8 @@
 """Request and response shapes of the simulator API."""
 
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from simulator.config import SimulationConfig, SimulationConfigError
@@ -94,6 +96,7 @@ class SimulationRunSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, run):
         path = reverse("simulator-api:run-detail", args=[run.pk])
         request = self.context.get("request")

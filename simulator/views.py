@@ -67,7 +67,8 @@ class RunPageView(StaffRequiredMixin, View):
         context = {
             "run": run,
             "active": active,
-            "refresh_seconds": REFRESH_SECONDS,
+            # The base template reloads the page while this is set.
+            "refresh_seconds": REFRESH_SECONDS if active else None,
             "percent": round(run.progress * 100),
             "counts": run.result.get("counts", {}),
             "kinds": run.result.get("kinds", {}),

@@ -169,4 +169,22 @@ def test_running_page_refreshes(staff_browser):
     run = SimulationRun.objects.create(config={}, status="running", progress=0.4)
     response = staff_browser.get(reverse("simulator:run", args=[run.pk]))
     assert b'http-equiv="refresh"' in response.content
-    assert b"40%" in response.content
+    assert b'aria-valuenow="40"' in response.content
+
+
+def test_finished_page_stops_refreshing(staff_browser):
+    run = SimulationRun.objects.create(config={}, status="succeeded", progress=1.0)
+    response = staff_browser.get(reverse("simulator:run", args=[run.pk]))
+    assert b'http-equiv="refresh"' not in response.content
+
+
+def test_finished_page_links_train_and_detect(staff_browser):
+    run = SimulationRun.objects.create(config={}, status="succeeded", progress=1.0)
+    response = staff_browser.get(reverse("simulator:run", args=[run.pk]))
+    assert f'href="{reverse("anomalies:run-new")}"'.encode() in response.content
+
+
+def test_page_links_train_and_detect(staff_browser):
+    SimulationRun.objects.create(config={}, status="succeeded", progress=1.0)
+    response = staff_browser.get(reverse("simulator:page"))
+    assert f'href="{reverse("anomalies:run-new")}"'.encode() in response.content
