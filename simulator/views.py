@@ -8,7 +8,7 @@ from django.views import View
 
 from simulator.config import SimulationConfigError
 from simulator.forms import SimulationForm
-from simulator.models import SimulationRun
+from simulator.models import AnomalyKind, SimulationRun
 from simulator.services import inline_limit, start_run
 
 logger = logging.getLogger(__name__)
@@ -71,6 +71,9 @@ class RunPageView(StaffRequiredMixin, View):
             "refresh_seconds": REFRESH_SECONDS if active else None,
             "percent": round(run.progress * 100),
             "counts": run.result.get("counts", {}),
-            "kinds": run.result.get("kinds", {}),
+            "kinds": {
+                AnomalyKind(kind).label if kind in AnomalyKind.values else kind: entry
+                for kind, entry in run.result.get("kinds", {}).items()
+            },
         }
         return render(request, "simulator/run.html", context)
