@@ -181,7 +181,8 @@ def score_histogram_figure(histogram, title):
     axes.set_ylabel(_("Rows"))
     axes.set_xlim(edges[0], edges[-1])
     axes.set_title(title)
-    axes.legend(loc="upper center")
+    # Below the axis label, because inside the axes the legend hides bars.
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2)
     return figure
 
 
