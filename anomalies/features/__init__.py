@@ -15,7 +15,7 @@ from django.db.models.functions import Cast
 from activities.models import UserActivity
 from store.models import EntityType, Order
 
-from . import activity, client, order
+from . import activity, client, order, order_context
 from .common import FeatureFrame, FeatureSpec
 
 ENTITY_TYPES = [choice.value for choice in EntityType]
@@ -205,5 +205,10 @@ def _load_orders(limit, start, end):
         ),
         columns=order.PRIOR_COLUMNS,
     )
-    features = order.build_order_features(raw, prior=prior, tz=settings.TIME_ZONE)
+    context = order_context.load_order_context(
+        raw["id"], history_start, targets["created_at"].max()
+    )
+    features = order.build_order_features(
+        raw, prior=prior, context=context, tz=settings.TIME_ZONE
+    )
     return _finish(raw, features, "created_at", targets["id"])

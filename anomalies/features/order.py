@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 
+from . import order_context
 from .common import (
     CONTEXT,
     COUNT,
@@ -32,6 +33,8 @@ PRIOR_COLUMNS = ["customer_id", "prior_count", "prior_sum", "prior_last"]
 MAX_GAP_SECONDS = 30 * 86_400.0
 # Largest ratio kept for total/items and total/typical total.
 MAX_RATIO = 100.0
+# Window of the short-term order count, in seconds: 10 minutes.
+CARD_TESTING_WINDOW_SECONDS = 600
 # Maximum look-back window below, so the loader reads this much history first.
 HISTORY_SECONDS = 86_400
 
@@ -41,6 +44,7 @@ FEATURE_NAMES = [
     "units",
     "total_to_items_ratio",
     "customer_orders_24h",
+    "customer_orders_10m",
     "seconds_since_previous_order",
     "total_to_customer_typical",
     "first_order",
@@ -49,6 +53,7 @@ FEATURE_NAMES = [
     "log_units",
     "log_gap_since_previous_order",
     "log_total_to_customer_typical",
+    *order_context.FEATURE_NAMES,
 ]
 
 # How the Z-score detector reads each feature; see FeatureSpec.
@@ -57,11 +62,14 @@ FEATURE_NAMES = [
 FEATURE_SPECS = {
     **{name: CONTEXT for name in FEATURE_NAMES},
     "total_to_items_ratio": FeatureSpec(direction="both"),
-    "customer_orders_24h": COUNT,
+    # A busy customer orders several times a day, and two orders a minute
+    # apart happen in normal traffic, so neither flags alone. Many orders
+    # within minutes (card testing) do.
+    "customer_orders_10m": COUNT,
     "log_total": FeatureSpec(direction="both"),
     "log_units": FeatureSpec(direction="high"),
-    "log_gap_since_previous_order": FeatureSpec(direction="low"),
     "log_total_to_customer_typical": FeatureSpec(direction="high"),
+    **order_context.FEATURE_SPECS,
 }
 # Smallest amount, unit count and gap (seconds) kept before taking log10.
 MIN_LOG_VALUE = 1.0
@@ -78,13 +86,15 @@ def _ratio(numerator, denominator):
     return np.clip(ratio, 0.0, MAX_RATIO)
 
 
-def build_order_features(raw, prior=None, tz="UTC"):
+def build_order_features(raw, prior=None, context=None, tz="UTC"):
     """Compute the order features of every row of ``raw``, indexed by order id.
 
     ``raw`` has the columns in ``RAW_COLUMNS`` in any row order. ``prior`` is
     an optional frame with ``PRIOR_COLUMNS`` that sums up each customer's
     orders placed before the first row of ``raw``, so that "first order" and
-    "typical total" stay right when only recent orders are loaded.
+    "typical total" stay right when only recent orders are loaded. ``context``
+    is an optional frame of ``order_context.FEATURE_NAMES`` indexed by order
+    id; orders missing from it get 0 (nothing suspicious).
     """
     raw = raw.reset_index(drop=True)
     ids = raw["id"].to_numpy(dtype=np.int64)
@@ -127,6 +137,9 @@ def build_order_features(raw, prior=None, tz="UTC"):
         "customer_orders_24h": window_count(
             customers, times, HISTORY_SECONDS * MICROS_PER_SECOND
         ).astype(float),
+        "customer_orders_10m": window_count(
+            customers, times, CARD_TESTING_WINDOW_SECONDS * MICROS_PER_SECOND
+        ).astype(float),
         "seconds_since_previous_order": gaps,
         "total_to_customer_typical": np.where(
             earlier_count > 0, _ratio(total, typical), 1.0
@@ -141,4 +154,8 @@ def build_order_features(raw, prior=None, tz="UTC"):
         np.maximum(features["total_to_customer_typical"], 1.0 / MAX_RATIO)
     )
     frame = pd.DataFrame(features, index=pd.Index(ids, name="id"))
+    if context is None:
+        context = pd.DataFrame(columns=order_context.FEATURE_NAMES, dtype=float)
+    context = context.reindex(frame.index).fillna(0.0)
+    frame[order_context.FEATURE_NAMES] = context[order_context.FEATURE_NAMES]
     return frame[FEATURE_NAMES].astype(float)

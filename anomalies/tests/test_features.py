@@ -423,3 +423,22 @@ def test_load_features_empty_database():
 def test_unknown_entity_rejected():
     with pytest.raises(ValueError, match="Unknown entity type 'user'"):
         feature_names("user")
+
+
+def test_customer_orders_10m_counts_look_back():
+    start = pd.Timestamp("2025-01-01 10:00", tz="UTC")
+    raw = pd.DataFrame(
+        {
+            "id": [1, 2, 3, 4],
+            "created_at": [start + pd.Timedelta(minutes=m) for m in (0, 4, 9, 20)],
+            "customer_id": [1, 1, 1, 1],
+            "total_amount": [5.0] * 4,
+            "item_count": [1] * 4,
+            "units": [1] * 4,
+            "items_total": [5.0] * 4,
+        }
+    )
+    features = build_order_features(raw)
+    # At 10:09 the orders at 10:00 and 10:04 are within 10 minutes; at 10:20
+    # only order 4 itself is (10:09 is 11 minutes back).
+    assert features["customer_orders_10m"].tolist() == [1.0, 2.0, 3.0, 1.0]
