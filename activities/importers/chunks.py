@@ -89,8 +89,8 @@ class ChunkParser:
 
     def __enter__(self):
         if self.workers > 0:
-            # fork shares the imported modules, so a worker starts in
-            # milliseconds; spawn would import Django and pandas again.
+            # A forked worker shares the imported modules, so it starts at
+            # once, whereas a spawned one would import Django and pandas again.
             self._pool = ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context("fork")
             )

@@ -463,15 +463,21 @@ def test_worker_count_small_file_parses_in_process():
     assert chunks.worker_count(chunks.PARALLEL_MIN_LINES - 1, 2) == 0
 
 
-def test_rejected_lines_merge_keeps_first_samples():
+@pytest.fixture
+def merged_rejections():
     first, second = RejectedLines(max_samples=2), RejectedLines(max_samples=2)
     first.add([3], [REASON_BLANK], [""])
     second.add([7, 9], [REASON_FORMAT, REASON_BLANK], ["x", ""])
     first.merge(second)
-    assert (first.counts, [s["line"] for s in first.samples]) == (
-        {REASON_BLANK: 2, REASON_FORMAT: 1},
-        [3, 7],
-    )
+    return first
+
+
+def test_rejected_merge_adds_counts(merged_rejections):
+    assert merged_rejections.counts == {REASON_BLANK: 2, REASON_FORMAT: 1}
+
+
+def test_rejected_merge_keeps_first_samples(merged_rejections):
+    assert [sample["line"] for sample in merged_rejections.samples] == [3, 7]
 
 
 def index_names():
