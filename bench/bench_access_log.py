@@ -1,14 +1,18 @@
 """Measure access-log import speed: lines per second parsed, and parsed and stored.
 
 Generates a synthetic combined-format log (documentation addresses only), then
-times three stages in the same run, each in a fresh process (for its peak
+times the stages below in the same run, each in a fresh process (for its peak
 memory), with the load average before and after:
 
 1. baseline: the chunk regex alone (``findall``), no DataFrame, no storing;
 2. parse: the full parse (timestamps, requests, rules, sessions), no storing;
-3. import: ``import_access_log`` end to end into the configured database,
-   after which the batch is removed again. "writer busy" is the time the
-   writer thread spent storing rows, overlapping the parse.
+3. import variants, each ``import_access_log`` end to end into the
+   configured database, after which the batch is removed again:
+   ``import-indexed`` keeps the activity indexes in place (the previous
+   behaviour, the baseline), ``import`` uses the defaults (on SQLite, indexes
+   rebuilt after a large load), ``import-1-worker`` and ``import-2-workers``
+   add parser processes. "writer busy" is the time the writer thread spent
+   storing rows, overlapping the parse; CPU includes the parser processes.
 
 Usage: [DATABASE_URL=postgres://...] python bench/bench_access_log.py [--lines N]
 [--repeat N]
@@ -33,6 +37,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from activities.importers import service  # noqa: E402
 from activities.importers.parser import (  # noqa: E402
     CHUNK_REGEX,
     RejectedLines,
@@ -121,19 +126,33 @@ def time_parse(path):
     return parsed, time.perf_counter() - started, ""
 
 
-def time_import(path):
-    """Import end to end into the configured database, then remove the batch."""
-    started = time.perf_counter()
-    result = import_access_log(path)
-    elapsed = time.perf_counter() - started
-    remove_import(result.batch.pk)
-    return result.imported, elapsed, f"writer busy {result.write_seconds:.2f} s"
+def import_timer(parser_workers=0, defer_indexes=True):
+    """Return a stage that imports end to end, then removes the batch."""
+
+    def time_import(path):
+        if not defer_indexes:
+            service.SQLITE_BULK_MIN_LINES = float("inf")
+        started = time.perf_counter()
+        result = import_access_log(path, parser_workers=parser_workers)
+        elapsed = time.perf_counter() - started
+        remove_import(result.batch.pk)
+        indexes = "rebuilt" if result.deferred_indexes else "kept"
+        return (
+            result.imported,
+            elapsed,
+            f"writer busy {result.write_seconds:.2f} s, indexes {indexes}",
+        )
+
+    return time_import
 
 
 STAGES = {
     "baseline": ("baseline regex findall", time_baseline),
     "parse": ("parse + rules + sessions", time_parse),
-    "import": ("import (parse and store)", time_import),
+    "import-indexed": ("import, indexes kept", import_timer(defer_indexes=False)),
+    "import": ("import (defaults)", import_timer()),
+    "import-1-worker": ("import, 1 parser process", import_timer(1)),
+    "import-2-workers": ("import, 2 parser processes", import_timer(2)),
 }
 
 
@@ -141,15 +160,17 @@ def run_stage(name, path):
     """Run one stage in this process and print its figures as one line."""
     label, stage = STAGES[name]
     load_before = os.getloadavg()[0]
-    cpu_before = time.process_time()
+    before = os.times()
     count, seconds, note = stage(path)
-    cpu = time.process_time() - cpu_before
+    after = os.times()
+    # This process and its finished children (the parser processes).
+    cpu = sum(after[:4]) - sum(before[:4])
     load_after = os.getloadavg()[0]
     # ru_maxrss is in KiB on Linux: the peak of this process, which ran only
     # this stage.
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
-        f"{label:<26} {count:>9,} lines {seconds:6.2f} s {count / seconds:>9,.0f} "
+        f"{label:<28} {count:>9,} lines {seconds:6.2f} s {count / seconds:>9,.0f} "
         f"lines/s  CPU {cpu:5.2f} s  peak {peak_mib:4.0f} MiB  load {load_before:.1f}->"
         f"{load_after:.1f}  {note}".rstrip(),
         flush=True,
@@ -160,7 +181,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=500_000)
     parser.add_argument(
-        "--repeat", type=int, default=1, help="Rounds of the three stages."
+        "--repeat", type=int, default=1, help="Rounds of all the stages."
     )
     parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)

@@ -10,6 +10,10 @@ from django.db import connection
 from simulator.generation import vocabulary as vocab
 from simulator.generation.incidents import KIND_CODES
 
+# The engine imports the index helpers from here; they live in store.bulk so
+# that the access-log importer shares them.
+from store.bulk import count_rows, deferred_sqlite_indexes  # noqa: F401
+
 logger = logging.getLogger(__name__)
 
 
@@ -85,51 +89,6 @@ def format_times(microseconds):
     text = np.ascontiguousarray(text, dtype="U26")
     text.view(np.uint32).reshape(-1, 26)[:, 10] = ord(" ")
     return text.astype(object)
-
-
-def sqlite_indexes(model):
-    """Return (name, CREATE statement) of the model's droppable SQLite indexes."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
-            "AND tbl_name = %s AND sql IS NOT NULL",
-            [model._meta.db_table],
-        )
-        return cursor.fetchall()
-
-
-def count_rows(model):
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*) FROM {quote(model._meta.db_table)}")
-        return int(cursor.fetchone()[0])
-
-
-class deferred_sqlite_indexes:
-    """Drop a table's secondary indexes for a bulk load and rebuild them after.
-
-    SQLite builds an index from sorted rows several times faster than it
-    updates one row by row. Use inside a transaction, so that a failed load
-    rolls the dropped indexes back with the rows.
-    """
-
-    def __init__(self, models):
-        self.models = models
-        self.indexes = []
-
-    def __enter__(self):
-        with connection.cursor() as cursor:
-            for model in self.models:
-                for name, sql in sqlite_indexes(model):
-                    self.indexes.append(sql)
-                    cursor.execute(f"DROP INDEX {quote(name)}")
-        return self
-
-    def __exit__(self, exc_type, exc, traceback):
-        if exc_type is None:
-            with connection.cursor() as cursor:
-                for sql in self.indexes:
-                    cursor.execute(sql)
-        return False
 
 
 def format_cents(cents):

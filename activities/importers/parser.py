@@ -119,6 +119,13 @@ class RejectedLines:
                     {"line": int(number), "reason": str(reason), "text": text[:200]}
                 )
 
+    def merge(self, other):
+        """Add the counts of a later chunk's lines and its samples while there is room."""
+        for reason, count in other.counts.items():
+            self.counts[reason] = self.counts.get(reason, 0) + count
+        room = max(self.max_samples - len(self.samples), 0)
+        self.samples.extend(other.samples[:room])
+
     @property
     def total(self):
         return sum(self.counts.values())
@@ -136,20 +143,27 @@ def open_log(path):
 
 def hash_content(path, block_bytes=DEFAULT_CHUNK_BYTES):
     """Return the SHA-256 hex digest of the file's decompressed content."""
+    return scan_content(path, block_bytes)[0]
+
+
+def scan_content(path, block_bytes=DEFAULT_CHUNK_BYTES):
+    """Return the SHA-256 hex digest and the line count of the decompressed content."""
     digest = hashlib.sha256()
+    lines = 0
+    last = b"\n"
     with open_log(path) as stream:
         while block := stream.read(block_bytes):
             digest.update(block)
-    return digest.hexdigest()
+            lines += block.count(b"\n")
+            last = block[-1:]
+    return digest.hexdigest(), lines + (last != b"\n")
 
 
-def iter_text_chunks(stream, chunk_bytes=DEFAULT_CHUNK_BYTES):
-    """Yield (byte count, decoded text) for chunks that each end with a newline.
+def iter_byte_chunks(stream, chunk_bytes=DEFAULT_CHUNK_BYTES):
+    """Yield (bytes read, raw bytes) for chunks that each end with a newline.
 
-    Bytes that are not UTF-8 become ``\\xNN`` escapes, the same notation nginx
-    writes for binary request bytes, and NUL characters are escaped the same
-    way because PostgreSQL text and jsonb reject them. Cutting at a newline
-    never splits a UTF-8 sequence, because 0x0A never occurs inside one.
+    A last line without a newline gets one, so every chunk holds whole lines
+    and ``raw.count(b"\\n")`` is its number of lines.
     """
     pending = b""
     while True:
@@ -162,12 +176,25 @@ def iter_text_chunks(stream, chunk_bytes=DEFAULT_CHUNK_BYTES):
             pending = block
             continue
         pending = block[cut + 1 :]
-        yield cut + 1, _decode(block[: cut + 1])
+        yield cut + 1, block[: cut + 1]
     if pending:
-        yield len(pending), _decode(pending + b"\n")
+        yield len(pending), pending + b"\n"
 
 
-def _decode(raw):
+def iter_text_chunks(stream, chunk_bytes=DEFAULT_CHUNK_BYTES):
+    """Yield (bytes read, decoded text) for chunks that each end with a newline.
+
+    Bytes that are not UTF-8 become ``\\xNN`` escapes, the same notation nginx
+    writes for binary request bytes, and NUL characters are escaped the same
+    way because PostgreSQL text and jsonb reject them. Cutting at a newline
+    never splits a UTF-8 sequence, because 0x0A never occurs inside one.
+    """
+    for size, raw in iter_byte_chunks(stream, chunk_bytes):
+        yield size, decode_chunk(raw)
+
+
+def decode_chunk(raw):
+    """Decode raw log bytes as described in ``iter_text_chunks``."""
     text = raw.replace(b"\r\n", b"\n").decode("utf-8", errors="backslashreplace")
     return text.replace("\x00", "\\x00")
 

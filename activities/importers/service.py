@@ -3,31 +3,40 @@
 import gc
 import logging
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
 
+from activities.importers.chunks import ChunkParser, worker_count
 from activities.importers.parser import (
     DEFAULT_CHUNK_BYTES,
     RejectedLines,
-    hash_content,
-    iter_text_chunks,
+    iter_byte_chunks,
     open_log,
-    parse_chunk,
+    scan_content,
 )
-from activities.importers.rules import DEFAULT_RULES, assign_actions, load_rules
+from activities.importers.rules import DEFAULT_RULES, load_rules
 from activities.importers.sessions import DEFAULT_SESSION_GAP_MINUTES, SessionTracker
-from activities.importers.storage import RowWriter
+from activities.importers.storage import RowWriter, assemble_rows
 from activities.models import UserActivity
+from store.bulk import count_rows, deferred_sqlite_indexes
 from store.models import DataBatch, Source
 
 logger = logging.getLogger(__name__)
 
 BATCH_KIND = "access_log"
+# On SQLite, a file of at least this many lines, and no fewer than the
+# activity table already holds, is loaded with the table's secondary indexes
+# dropped and rebuilt before the commit: SQLite builds an index from sorted
+# rows faster than it updates it row by row, and the rebuild reads the whole
+# table, so it pays only when the load is large next to the table. Other
+# connections keep seeing the indexes, because SQLite's DDL is transactional.
+SQLITE_BULK_MIN_LINES = 100_000
 
 
 class AlreadyImported(Exception):
@@ -65,8 +74,10 @@ class ImportResult:
     seconds: float = 0.0
     # Seconds the writer spent storing rows (overlapping the parse).
     write_seconds: float = 0.0
-    # The last parsed chunk, until it is handed to the writer.
-    pending: pd.DataFrame | None = field(default=None, repr=False)
+    # Whether the activity table's indexes were rebuilt after the load.
+    deferred_indexes: bool = False
+    # Parser processes used (0: parsed in the importing process).
+    parser_workers: int = 0
 
     def stats(self):
         """Return the summary as plain JSON-ready values, as stored on the batch."""
@@ -85,6 +96,8 @@ class ImportResult:
             "actions": dict(sorted(self.actions.items())),
             "seconds": round(self.seconds, 3),
             "write_seconds": round(self.write_seconds, 3),
+            "deferred_indexes": self.deferred_indexes,
+            "parser_workers": self.parser_workers,
         }
 
 
@@ -109,25 +122,30 @@ def import_access_log(
     naive_time_zone="UTC",
     chunk_bytes=DEFAULT_CHUNK_BYTES,
     max_samples=10,
+    parser_workers=0,
     progress=None,
 ):
     """Import one plain or gzip access-log file as a DataBatch of UserActivity rows.
 
     The whole file is written in one transaction, so a failure leaves nothing
     behind. ``progress``, if given, is called with the number of decompressed
-    bytes after each chunk. Raises AlreadyImported when a batch with the same
+    bytes after each chunk. ``parser_workers`` processes parse the chunks of a
+    large file while this one stores them (0: parse here). Raises AlreadyImported when a batch with the same
     content digest exists and NothingToImport when no line could be parsed.
     """
     path = Path(path)
     rules = rules or DEFAULT_RULES
     started = time.perf_counter()
-    digest = hash_content(path)
+    digest, line_count = scan_content(path)
     existing = DataBatch.objects.filter(kind=BATCH_KIND, content_sha256=digest).first()
     if existing is not None:
         raise AlreadyImported(path, existing)
 
-    logger.info("Importing access log %s (sha256 %s)", path, digest[:12])
+    logger.info(
+        "Importing access log %s (sha256 %s, %d lines)", path, digest[:12], line_count
+    )
     result = ImportResult(path=str(path), rejected=RejectedLines(max_samples))
+    result.parser_workers = worker_count(line_count, parser_workers)
     tracker = SessionTracker(digest, session_gap_minutes)
     # Each chunk allocates millions of short-lived tuples and strings, which
     # trigger the cyclic collector over and over (about a tenth of the parse
@@ -147,14 +165,29 @@ def import_access_log(
                     "rules": rules_origin,
                 },
             )
+            result.deferred_indexes = _defer_indexes(line_count)
+            parser = ChunkParser(
+                result.parser_workers,
+                batch_id=batch.pk,
+                rules=rules,
+                naive_time_zone=naive_time_zone,
+                vendor=connection.vendor,
+                samples=max_samples,
+            )
+            # Parser processes start first, before the writer thread exists.
             # Chunk N is written in a background thread while chunk N+1 is
             # parsed; the writer uses this transaction's connection.
-            with open_log(path) as stream, RowWriter() as writer:
-                for size, text in iter_text_chunks(stream, chunk_bytes):
-                    _import_chunk(text, batch, rules, tracker, naive_time_zone, result)
-                    if result.pending is not None:
-                        writer.submit(result.pending, batch.pk)
-                        result.pending = None
+            with (
+                parser,
+                open_log(path) as stream,
+                _maybe_deferred_indexes(result.deferred_indexes),
+                RowWriter() as writer,
+            ):
+                chunks = iter_byte_chunks(stream, chunk_bytes)
+                for size, chunk in parser.parse(chunks):
+                    rows = _add_chunk(chunk, tracker, result, connection.vendor)
+                    if rows is not None:
+                        writer.submit(rows)
                     if progress is not None:
                         progress(size)
             result.imported = writer.written
@@ -193,26 +226,40 @@ def import_access_log(
     return result
 
 
-def _import_chunk(text, batch, rules, tracker, naive_time_zone, result):
-    frame = parse_chunk(text, result.lines_read + 1, result.rejected, naive_time_zone)
-    result.lines_read += text.count("\n")
-    if frame.empty:
-        return
+def _defer_indexes(line_count):
+    """Return whether to rebuild the activity indexes after loading ``line_count``."""
+    if connection.vendor != "sqlite" or line_count < SQLITE_BULK_MIN_LINES:
+        return False
+    return count_rows(UserActivity) <= line_count
 
-    frame["action_type"] = assign_actions(frame, rules)
-    frame["session_id"] = tracker.assign(frame)
-    result.pending = frame
 
-    result.clients.update(pd.unique(frame["client"]))
-    first, last = frame["timestamp"].min(), frame["timestamp"].max()
+def _maybe_deferred_indexes(defer):
+    return deferred_sqlite_indexes([UserActivity]) if defer else nullcontext()
+
+
+def _add_chunk(chunk, tracker, result, vendor):
+    """Add a parsed chunk to the result; return its rows to write, or None."""
+    result.lines_read += chunk.lines
+    result.rejected.merge(chunk.rejected)
+    if chunk.keys.empty:
+        return None
+    session_ids = tracker.assign(chunk.keys)
+    result.clients.update(chunk.clients)
     result.first_time = (
-        first if result.first_time is None else min(result.first_time, first)
+        chunk.first_time
+        if result.first_time is None
+        else min(result.first_time, chunk.first_time)
     )
-    result.last_time = last if result.last_time is None else max(result.last_time, last)
-    result.zone_less_lines += int(frame["naive_time"].sum())
-    result.malformed_requests += int(frame["method"].isna().sum())
-    for action, count in frame["action_type"].value_counts().items():
-        result.actions[action] = result.actions.get(action, 0) + int(count)
+    result.last_time = (
+        chunk.last_time
+        if result.last_time is None
+        else max(result.last_time, chunk.last_time)
+    )
+    result.zone_less_lines += chunk.zone_less_lines
+    result.malformed_requests += chunk.malformed_requests
+    for action, count in chunk.actions.items():
+        result.actions[action] = result.actions.get(action, 0) + count
+    return assemble_rows(chunk.encoded, session_ids.to_numpy(dtype=object), vendor)
 
 
 def list_imports():

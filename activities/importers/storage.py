@@ -45,12 +45,12 @@ DETAIL_COLUMNS = [name for name, _ in DETAIL_FIELDS]
 TABLE_COLUMNS = [
     "source",
     "batch_id",
-    "session_id",
     "timestamp",
     "action_type",
     "details",
     "ip_address",
     "user_agent",
+    "session_id",
 ]
 # SQLite page cache for the import connection, in KiB (a cap, not an
 # allocation). Index inserts into a cold 2 MiB default cache spill pages to the
@@ -164,19 +164,19 @@ def _timestamp_text(timestamps, suffix=""):
     return text + suffix if suffix else text
 
 
-def build_rows(frame, batch_id, vendor):
-    """Return the table rows for parsed requests, encoded for ``vendor``.
+def encode_rows(frame, batch_id, vendor):
+    """Encode every stored field of parsed requests except their session ids.
 
-    On PostgreSQL the result is the text of a ``COPY ... FROM STDIN``; elsewhere
-    it is a list of parameter tuples in TABLE_COLUMNS order.
+    On PostgreSQL the result is one ``COPY`` text line per row without its
+    last field and newline; elsewhere it is a list of columns in
+    TABLE_COLUMNS order without the last one. ``assemble_rows`` adds the
+    session ids, which depend on earlier chunks, so that this part can run in
+    a parser process.
     """
     frame = frame.reset_index(drop=True)
     if vendor == "postgresql":
-        prefix = f"{Source.IMPORT.value}\t{batch_id}\t"
-        lines = (
-            prefix
-            + frame["session_id"].to_numpy(dtype=object)
-            + "\t"
+        return (
+            f"{Source.IMPORT.value}\t{batch_id}\t"
             + _timestamp_text(frame["timestamp"], "+00")
             + "\t"
             + frame["action_type"].to_numpy(dtype=object)
@@ -186,24 +186,39 @@ def build_rows(frame, batch_id, vendor):
             + _encode_distinct(frame["ip_address"], str, "\\N")
             + "\t"
             + _encode_distinct(frame["user_agent"], _copy_text_escape, "")
-            + "\n"
+            + "\t"
         )
-        return "".join(lines.tolist())
     # SQLite stores times as naive UTC text, written like Django writes them
     # (no fraction for whole seconds, which log times always are).
     ip_address = frame["ip_address"].to_numpy(dtype=object)
-    return list(
-        zip(
-            [Source.IMPORT.value] * len(frame),
-            [batch_id] * len(frame),
-            frame["session_id"].tolist(),
-            _timestamp_text(frame["timestamp"]).tolist(),
-            frame["action_type"].tolist(),
-            details_json(frame).tolist(),
-            np.where(pd.isna(ip_address), None, ip_address).tolist(),
-            frame["user_agent"].tolist(),
-            strict=True,
-        )
+    return [
+        [Source.IMPORT.value] * len(frame),
+        [batch_id] * len(frame),
+        _timestamp_text(frame["timestamp"]).tolist(),
+        frame["action_type"].tolist(),
+        details_json(frame).tolist(),
+        np.where(pd.isna(ip_address), None, ip_address).tolist(),
+        frame["user_agent"].tolist(),
+    ]
+
+
+def assemble_rows(encoded, session_ids, vendor):
+    """Return the rows to write from ``encode_rows`` output and the session ids.
+
+    On PostgreSQL the result is the text of a ``COPY ... FROM STDIN``; elsewhere
+    it is a list of parameter tuples in TABLE_COLUMNS order.
+    """
+    session_ids = np.asarray(session_ids, dtype=object)
+    if vendor == "postgresql":
+        # Session ids are hex digits, a dash and a number: nothing to escape.
+        return "".join((encoded + session_ids + "\n").tolist())
+    return list(zip(*encoded, session_ids.tolist(), strict=True))
+
+
+def build_rows(frame, batch_id, vendor):
+    """Return the table rows for parsed requests, encoded for ``vendor``."""
+    return assemble_rows(
+        encode_rows(frame, batch_id, vendor), frame["session_id"], vendor
     )
 
 
@@ -271,10 +286,9 @@ class RowWriter:
             self._thread.start()
         return self
 
-    def submit(self, frame, batch_id):
-        """Encode a parsed frame's rows and queue them for writing."""
+    def submit(self, rows):
+        """Queue rows built by ``assemble_rows`` for writing."""
         self._raise_error()
-        rows = build_rows(frame, batch_id, self.connection.vendor)
         if not self.threaded:
             self._write(rows)
             return

@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 
-from activities.importers import storage
+from activities.importers import chunks, service, storage
 from activities.importers.parser import (
     REASON_BLANK,
     REASON_COMMENT,
@@ -29,9 +30,10 @@ from activities.importers.rules import (
     assign_actions,
     validate_rules,
 )
-from activities.importers.service import import_access_log
+from activities.importers.service import import_access_log, remove_import
 from activities.importers.sessions import SessionTracker
 from activities.models import UserActivity
+from store.bulk import sqlite_indexes
 from store.models import DataBatch
 
 FIXTURE = Path(__file__).parent / "fixtures" / "access_cases.log"
@@ -399,3 +401,153 @@ def test_details_json_escapes_strings(value, expected):
     frame["path"] = [value]
     assert json.loads(storage.details_json(frame)[0])["path"] == value
     assert f'"path":{expected}' in storage.details_json(frame)[0]
+
+
+STORED_FIELDS = [
+    "session_id",
+    "timestamp",
+    "action_type",
+    "details",
+    "ip_address",
+    "user_agent",
+]
+
+
+def stored_rows(batch):
+    return list(
+        UserActivity.objects.filter(batch=batch)
+        .order_by("id")
+        .values_list(*STORED_FIELDS)
+    )
+
+
+@pytest.fixture
+def in_process_import(db):
+    """Import the fixture in small chunks in this process, then remove it."""
+    result = import_access_log(FIXTURE, chunk_bytes=300, max_samples=3)
+    rows, stats = stored_rows(result.batch), result.stats()
+    remove_import(result.batch.pk)
+    return rows, stats
+
+
+@pytest.fixture
+def parallel_import(in_process_import, monkeypatch):
+    """Import the fixture in small chunks through one parser process."""
+    monkeypatch.setattr(chunks, "PARALLEL_MIN_LINES", 0)
+    result = import_access_log(
+        FIXTURE, chunk_bytes=300, max_samples=3, parser_workers=1
+    )
+    return stored_rows(result.batch), result.stats()
+
+
+@pytest.mark.django_db
+def test_parser_process_used(parallel_import):
+    assert parallel_import[1]["parser_workers"] == 1
+
+
+@pytest.mark.django_db
+def test_parser_process_stores_same_rows(in_process_import, parallel_import):
+    assert parallel_import[0] == in_process_import[0]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "key",
+    ["lines_read", "skipped_by_reason", "skipped_samples", "sessions", "actions"],
+)
+def test_parser_process_same_summary(in_process_import, parallel_import, key):
+    assert parallel_import[1][key] == in_process_import[1][key]
+
+
+def test_worker_count_small_file_parses_in_process():
+    assert chunks.worker_count(chunks.PARALLEL_MIN_LINES - 1, 2) == 0
+
+
+@pytest.fixture
+def merged_rejections():
+    first, second = RejectedLines(max_samples=2), RejectedLines(max_samples=2)
+    first.add([3], [REASON_BLANK], [""])
+    second.add([7, 9], [REASON_FORMAT, REASON_BLANK], ["x", ""])
+    first.merge(second)
+    return first
+
+
+def test_rejected_merge_adds_counts(merged_rejections):
+    assert merged_rejections.counts == {REASON_BLANK: 2, REASON_FORMAT: 1}
+
+
+def test_rejected_merge_keeps_first_samples(merged_rejections):
+    assert [sample["line"] for sample in merged_rejections.samples] == [3, 7]
+
+
+def index_names():
+    return sorted(name for name, _ in sqlite_indexes(UserActivity))
+
+
+@pytest.fixture
+def sqlite_only():
+    if connection.vendor != "sqlite":
+        pytest.skip("index deferral applies to SQLite only")
+
+
+@pytest.mark.django_db
+def test_large_import_defers_indexes(sqlite_only, monkeypatch):
+    monkeypatch.setattr(service, "SQLITE_BULK_MIN_LINES", 1)
+    assert import_access_log(FIXTURE).deferred_indexes
+
+
+@pytest.mark.django_db
+def test_deferred_import_writes_without_indexes(sqlite_only, monkeypatch):
+    seen = []
+
+    def count_indexes(rows, connection):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' "
+                "AND tbl_name = %s AND sql IS NOT NULL",
+                [UserActivity._meta.db_table],
+            )
+            seen.append(cursor.fetchone()[0])
+        return original(rows, connection)
+
+    original = storage.write_rows
+    monkeypatch.setattr(storage, "write_rows", count_indexes)
+    monkeypatch.setattr(service, "SQLITE_BULK_MIN_LINES", 1)
+    import_access_log(FIXTURE)
+    assert seen == [0]
+
+
+@pytest.mark.django_db
+def test_deferred_import_rebuilds_indexes(sqlite_only, monkeypatch):
+    before = index_names()
+    monkeypatch.setattr(service, "SQLITE_BULK_MIN_LINES", 1)
+    import_access_log(FIXTURE)
+    assert index_names() == before
+
+
+@pytest.mark.django_db
+def test_import_into_larger_table_keeps_indexes(sqlite_only, monkeypatch):
+    import_access_log(FIXTURE)
+    monkeypatch.setattr(service, "SQLITE_BULK_MIN_LINES", 1)
+    assert not service._defer_indexes(UserActivity.objects.count() - 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_failed_deferred_import_keeps_indexes(sqlite_only, monkeypatch):
+    before = index_names()
+    monkeypatch.setattr(service, "SQLITE_BULK_MIN_LINES", 1)
+
+    def fail(rows, connection):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(storage, "write_rows", fail)
+    with pytest.raises(RuntimeError, match="disk full"):
+        import_access_log(FIXTURE)
+    assert index_names() == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("workers", ["-1", "3"])
+def test_command_rejects_bad_parser_workers(workers):
+    with pytest.raises(CommandError, match="--parser-workers"):
+        run_import("--parser-workers", workers, FIXTURE)

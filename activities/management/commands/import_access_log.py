@@ -19,6 +19,10 @@ from activities.importers.service import (
 from activities.importers.sessions import DEFAULT_SESSION_GAP_MINUTES
 from store.models import DataBatch
 
+# The importing process stores rows and infers sessions; more parsers than
+# this would wait for it.
+MAX_PARSER_WORKERS = 2
+
 
 class Command(BaseCommand):
     help = (
@@ -58,6 +62,15 @@ class Command(BaseCommand):
             "Default: 5.",
         )
         parser.add_argument(
+            "--parser-workers",
+            type=int,
+            default=0,
+            metavar="N",
+            help="Processes that parse a large file while this one stores it "
+            "(0 to 2). They pay off only when the machine has idle cores. "
+            "Default: 0.",
+        )
+        parser.add_argument(
             "--list", action="store_true", help="List access-log imports and exit."
         )
         parser.add_argument(
@@ -87,6 +100,11 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Invalid --session-gap {options['session_gap']}: use a positive "
                 "number of minutes."
+            )
+        if not 0 <= options["parser_workers"] <= MAX_PARSER_WORKERS:
+            raise CommandError(
+                f"Invalid --parser-workers {options['parser_workers']}: use a "
+                f"number from 0 to {MAX_PARSER_WORKERS}."
             )
         try:
             zoneinfo.ZoneInfo(options["naive_time_zone"])
@@ -126,6 +144,7 @@ class Command(BaseCommand):
                     session_gap_minutes=options["session_gap"],
                     naive_time_zone=options["naive_time_zone"],
                     max_samples=max(options["samples"], 0),
+                    parser_workers=options["parser_workers"],
                     progress=bar.update,
                 )
         except AlreadyImported as exc:
