@@ -60,6 +60,7 @@ FEATURE_NAMES = [
     "log_gap_since_previous_order",
     "log_total_to_customer_typical",
     "log_minutes_since_signup",
+    "log_total_to_items_ratio",
     "new_account_log_total_excess",
     *order_context.FEATURE_NAMES,
 ]
@@ -77,6 +78,8 @@ FEATURE_SPECS = {
     "log_gap_since_previous_order": FeatureSpec(direction="low", min_spread=0.25),
     "total_to_items_ratio": FeatureSpec(direction="both"),
     "log_units": FeatureSpec(direction="high"),
+    # Normal totals equal their items: a quarter decade flags x10 or /10.
+    "log_total_to_items_ratio": FeatureSpec(direction="both", min_spread=0.25),
     # A brand-new account's large first order is what stands out, so the
     # plain total and a later order against the customer's first stay
     # context. A spread of 0.35 decades flags a total about 11 times the
@@ -178,6 +181,9 @@ def build_order_features(raw, prior=None, context=None, tz="UTC"):
     features["log_gap_since_previous_order"] = np.log10(np.maximum(gaps, MIN_LOG_VALUE))
     features["log_total_to_customer_typical"] = np.log10(
         np.maximum(features["total_to_customer_typical"], 1.0 / MAX_RATIO)
+    )
+    features["log_total_to_items_ratio"] = np.log10(
+        np.maximum(features["total_to_items_ratio"], 1.0 / MAX_RATIO)
     )
     signup_minutes = _minutes_since_signup(raw, times)
     features["log_minutes_since_signup"] = np.log10(
