@@ -24,8 +24,8 @@ MAX_ACTIVITIES = 50_000_000
 # A normal order comes from a purchase session: login, view_product,
 # add_to_cart and purchase at the least.
 MIN_EVENTS_PER_ORDER_SESSION = 4
-# Mean number of orders in one card-testing incident.
-MEAN_CARD_TESTING_ORDERS = 12
+# Orders in one card-testing incident, fewest and most: "many" small orders.
+CARD_TESTING_SIZES = (10, 30)
 
 CATEGORY_NAMES = (
     "Electronics",
@@ -281,14 +281,37 @@ class SimulationConfig:
                 f"anomalies: raise customers above {reserved:,}."
             )
 
+    def order_kind_targets(self):
+        """Return {order kind: anomalous orders meant for it} for the selected kinds.
+
+        Card testing comes first: it gets at least one incident of the mean
+        size when the order budget holds one, because a smaller share would
+        give no incident at all. The rest of the budget is split between the
+        other order kinds by weight.
+        """
+        weights = {k: self.kinds[k] for k in ORDER_KIND_VALUES if k in self.kinds}
+        _events, orders = self.anomaly_budget()
+        total = sum(weights.values())
+        if not total:
+            return {}
+        targets = {}
+        card = AnomalyKind.CARD_TESTING.value
+        if card in weights:
+            share = orders * weights.pop(card) / total
+            low, high = CARD_TESTING_SIZES
+            if orders >= low:
+                share = min(orders, max(share, (low + high) / 2))
+            targets[card] = share
+            orders -= share
+        rest = sum(weights.values())
+        for kind, weight in weights.items():
+            targets[kind] = orders * weight / rest
+        return targets
+
     def new_customers_needed(self):
         """Return how many customers the first_order_huge kind reserves."""
-        order_weight = sum(self.kinds.get(k, 0) for k in ORDER_KIND_VALUES)
-        if not order_weight:
-            return 0
-        _events, orders = self.anomaly_budget()
-        share = self.kinds.get(AnomalyKind.FIRST_ORDER_HUGE.value, 0) / order_weight
-        return round(orders * share)
+        targets = self.order_kind_targets()
+        return round(targets.get(AnomalyKind.FIRST_ORDER_HUGE.value, 0))
 
 
 def _parse_end(raw):

@@ -166,6 +166,7 @@ def _order_values(queryset, limit=None):
         "item_count",
         "units",
         "items_total",
+        "customer__created_at",
     )
     return pd.DataFrame.from_records(list(rows), columns=order.RAW_COLUMNS)
 

@@ -6,7 +6,6 @@ import pandas as pd
 from . import order_context
 from .common import (
     CONTEXT,
-    COUNT,
     MICROS_PER_SECOND,
     FeatureSpec,
     cumulative_before,
@@ -25,6 +24,7 @@ RAW_COLUMNS = [
     "item_count",
     "units",
     "items_total",
+    "customer_created_at",
 ]
 # Columns of the per-customer summary of orders placed before the loaded rows.
 PRIOR_COLUMNS = ["customer_id", "prior_count", "prior_sum", "prior_last"]
@@ -35,6 +35,12 @@ MAX_GAP_SECONDS = 30 * 86_400.0
 MAX_RATIO = 100.0
 # Window of the short-term order count, in seconds: 10 minutes.
 CARD_TESTING_WINDOW_SECONDS = 600
+# Largest age of a customer account kept, in minutes: 30 days. Orders whose
+# customer has no sign-up time get it too.
+MAX_SIGNUP_MINUTES = MAX_GAP_SECONDS / 60
+# A first order placed within this many minutes of sign-up (a day) comes
+# from a brand-new account.
+NEW_ACCOUNT_MINUTES = 1440.0
 # Maximum look-back window below, so the loader reads this much history first.
 HISTORY_SECONDS = 86_400
 
@@ -53,6 +59,9 @@ FEATURE_NAMES = [
     "log_units",
     "log_gap_since_previous_order",
     "log_total_to_customer_typical",
+    "log_minutes_since_signup",
+    "log_total_to_items_ratio",
+    "new_account_log_total_excess",
     *order_context.FEATURE_NAMES,
 ]
 
@@ -61,14 +70,21 @@ FEATURE_NAMES = [
 # detector reads their log10 versions and keeps the plain ones as context.
 FEATURE_SPECS = {
     **{name: CONTEXT for name in FEATURE_NAMES},
+    # Shoppers order hours or days apart; orders minutes apart from one
+    # customer are card testing. A spread of half an order flags the third
+    # order within 10 minutes, and a quarter decade (a factor of 1.8) keeps
+    # the gap from flagging orders a few hours apart.
+    "customer_orders_10m": FeatureSpec(direction="high", min_spread=0.5),
+    "log_gap_since_previous_order": FeatureSpec(direction="low", min_spread=0.25),
     "total_to_items_ratio": FeatureSpec(direction="both"),
-    # A busy customer orders several times a day, and two orders a minute
-    # apart happen in normal traffic, so neither flags alone. Many orders
-    # within minutes (card testing) do.
-    "customer_orders_10m": COUNT,
-    "log_total": FeatureSpec(direction="both"),
     "log_units": FeatureSpec(direction="high"),
-    "log_total_to_customer_typical": FeatureSpec(direction="high"),
+    # Normal totals equal their items: a quarter decade flags x10 or /10.
+    "log_total_to_items_ratio": FeatureSpec(direction="both", min_spread=0.25),
+    # A brand-new account's large first order is what stands out, so the
+    # plain total and a later order against the customer's first stay
+    # context. A spread of 0.35 decades flags a total about 11 times the
+    # shop's typical one.
+    "new_account_log_total_excess": FeatureSpec(direction="high", min_spread=0.35),
     **order_context.FEATURE_SPECS,
 }
 # Smallest amount, unit count and gap (seconds) kept before taking log10.
@@ -84,6 +100,19 @@ def _ratio(numerator, denominator):
             np.where(numerator > 0, MAX_RATIO, 1.0),
         )
     return np.clip(ratio, 0.0, MAX_RATIO)
+
+
+def _minutes_since_signup(raw, times):
+    """Return minutes from each customer's sign-up to the order; NaN when unknown."""
+    if "customer_created_at" not in raw:
+        return np.full(len(raw), np.nan)
+    created = raw["customer_created_at"]
+    known = created.notna().to_numpy()
+    minutes = np.full(len(raw), np.nan)
+    minutes[known] = (times[known] - to_micros(created[known])) / (
+        60 * MICROS_PER_SECOND
+    )
+    return np.where(np.isnan(minutes), MAX_SIGNUP_MINUTES, minutes)
 
 
 def build_order_features(raw, prior=None, context=None, tz="UTC"):
@@ -152,6 +181,24 @@ def build_order_features(raw, prior=None, context=None, tz="UTC"):
     features["log_gap_since_previous_order"] = np.log10(np.maximum(gaps, MIN_LOG_VALUE))
     features["log_total_to_customer_typical"] = np.log10(
         np.maximum(features["total_to_customer_typical"], 1.0 / MAX_RATIO)
+    )
+    features["log_total_to_items_ratio"] = np.log10(
+        np.maximum(features["total_to_items_ratio"], 1.0 / MAX_RATIO)
+    )
+    signup_minutes = _minutes_since_signup(raw, times)
+    features["log_minutes_since_signup"] = np.log10(
+        np.clip(signup_minutes, 1.0, MAX_SIGNUP_MINUTES)
+    )
+    # The shop's typical log10 total: the mean over every earlier order.
+    shop = np.zeros(len(raw), dtype=np.int64)
+    earlier = cumulative_before(shop, times, ids, np.ones(len(raw)))
+    earlier_log_sum = cumulative_before(shop, times, ids, features["log_total"])
+    shop_typical = np.where(
+        earlier > 0, earlier_log_sum / np.maximum(earlier, 1), features["log_total"]
+    )
+    new_account = (earlier_count == 0) & (signup_minutes <= NEW_ACCOUNT_MINUTES)
+    features["new_account_log_total_excess"] = np.where(
+        new_account, np.maximum(features["log_total"] - shop_typical, 0.0), 0.0
     )
     frame = pd.DataFrame(features, index=pd.Index(ids, name="id"))
     if context is None:

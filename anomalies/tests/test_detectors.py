@@ -108,11 +108,11 @@ def test_zscore_constant_column_flags_change(robust):
 
 def test_zscore_robust_ignores_training_outliers():
     train = normal_frame("order")
-    train["log_total"] = train["log_total"].where(train.index > 10, 1e6)
+    train["log_units"] = train["log_units"].where(train.index > 10, 1e6)
     plain = ZScoreDetector(z_threshold=3.0, robust=False).fit(train)
     robust = ZScoreDetector(z_threshold=3.0, robust=True).fit(train)
     probe = normal_frame("order", seed=4).iloc[:5]
-    probe.loc[1, "log_total"] = 40.0
+    probe.loc[1, "log_units"] = 40.0
     assert not bool(plain.score(probe).loc[1, "is_anomaly"])
     assert bool(robust.score(probe).loc[1, "is_anomaly"])
 

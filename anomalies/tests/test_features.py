@@ -442,3 +442,89 @@ def test_customer_orders_10m_counts_look_back():
     # At 10:09 the orders at 10:00 and 10:04 are within 10 minutes; at 10:20
     # only order 4 itself is (10:09 is 11 minutes back).
     assert features["customer_orders_10m"].tolist() == [1.0, 2.0, 3.0, 1.0]
+
+
+@pytest.fixture
+def signup_features():
+    created = pd.Timestamp("2024-01-01T00:00:00Z")
+    raw = pd.DataFrame(
+        [
+            (1, "2024-01-01T10:00:00Z", 1, 100.0, 1, 1, 100.0, created),
+            (2, "2024-01-01T11:00:00Z", 2, 10.0, 1, 1, 10.0, None),
+            (4, "2024-01-01T12:00:00Z", 1, 1000.0, 1, 1, 1000.0, created),
+            (
+                3,
+                "2024-01-02T12:00:00Z",
+                3,
+                10_000.0,
+                1,
+                1,
+                10_000.0,
+                pd.Timestamp("2024-01-02T11:50:00Z"),
+            ),
+        ],
+        columns=[*ORDER_COLUMNS, "customer_created_at"],
+    )
+    return build_order_features(raw)
+
+
+@pytest.mark.parametrize(
+    ("order_id", "expected"),
+    [
+        # Signed up 10 hours before.
+        (1, np.log10(600)),
+        # No sign-up time: the 30-day cap.
+        (2, np.log10(30 * 24 * 60)),
+        (3, 1.0),
+    ],
+)
+def test_log_minutes_since_signup(signup_features, order_id, expected):
+    assert signup_features.loc[order_id, "log_minutes_since_signup"] == (
+        pytest.approx(expected)
+    )
+
+
+@pytest.mark.parametrize(
+    ("order_id", "expected"),
+    [
+        # The shop's first order is its own typical total.
+        (1, 0.0),
+        # Sign-up unknown: not a brand-new account.
+        (2, 0.0),
+        # Not the customer's first order.
+        (4, 0.0),
+        # Earlier log10 totals 2, 1 and 3 average 2; log10(10,000) = 4.
+        (3, 2.0),
+    ],
+)
+def test_new_account_log_total_excess(signup_features, order_id, expected):
+    assert signup_features.loc[order_id, "new_account_log_total_excess"] == (
+        pytest.approx(expected)
+    )
+
+
+def test_new_account_excess_needs_sign_up_within_a_day():
+    raw = pd.DataFrame(
+        [
+            (1, "2024-01-01T10:00:00Z", 1, 10.0, 1, 1, 10.0, None),
+            (
+                2,
+                "2024-01-03T10:00:00Z",
+                2,
+                10_000.0,
+                1,
+                1,
+                10_000.0,
+                pd.Timestamp("2024-01-02T09:59:00Z"),
+            ),
+        ],
+        columns=[*ORDER_COLUMNS, "customer_created_at"],
+    )
+    features = build_order_features(raw)
+    # Signed up 1,441 minutes before: one minute too long ago.
+    assert features.loc[2, "new_account_log_total_excess"] == 0.0
+
+
+def test_log_total_to_items_ratio(order_features):
+    # Order 3: total 300 against items of 30.
+    assert order_features.loc[3, "log_total_to_items_ratio"] == pytest.approx(1.0)

@@ -4,8 +4,7 @@ import dataclasses
 
 import numpy as np
 
-from simulator.config import ACTIVITY_KIND_VALUES
-from simulator.config import ORDER_KIND_VALUES as ORDER_KINDS
+from simulator.config import ACTIVITY_KIND_VALUES, CARD_TESTING_SIZES
 from simulator.generation import vocabulary as vocab
 from simulator.generation.world import US_PER_DAY, US_PER_SECOND
 from simulator.models import AnomalyKind
@@ -25,7 +24,6 @@ ACTIVITY_SIZES = {
     # purchase.
     AnomalyKind.ACCOUNT_TAKEOVER.value: (8, 12),
 }
-CARD_TESTING_SIZES = (5, 20)
 # Actions a burst repeats.
 BURST_ACTIONS = np.array(
     [vocab.VIEW_PRODUCT, vocab.ADD_TO_CART, vocab.SEARCH, vocab.VIEW_PAGE]
@@ -74,18 +72,12 @@ def plan_incidents(config, rng):
         sizes[ato] = sizes[ato][: max(0, config.orders - orders)]
         # Even sizes: login, account page, update_profile, pairs, purchase.
         sizes[ato] = sizes[ato] - sizes[ato] % 2
-    weights = {k: config.kinds[k] for k in ORDER_KINDS if k in config.kinds}
-    total = sum(weights.values())
-    for kind, weight in weights.items():
-        if kind == AnomalyKind.FIRST_ORDER_HUGE.value:
-            count = config.new_customers_needed()
-            sizes[kind] = np.ones(count, dtype=np.int64)
-        elif kind == AnomalyKind.CARD_TESTING.value:
-            target = orders * weight / total
+    for kind, target in config.order_kind_targets().items():
+        if kind == AnomalyKind.CARD_TESTING.value:
             low, high = CARD_TESTING_SIZES
             sizes[kind] = _split(target, low, high, rng)
         else:
-            sizes[kind] = np.ones(round(orders * weight / total), dtype=np.int64)
+            sizes[kind] = np.ones(round(target), dtype=np.int64)
     return IncidentPlan(sizes)
 
 

@@ -1,6 +1,7 @@
 """Normal shop traffic: browsing and purchase sessions with human pacing."""
 
 import numpy as np
+import pandas as pd
 
 from simulator.generation import vocabulary as vocab
 from simulator.generation.world import US_PER_DAY
@@ -21,6 +22,9 @@ TYPO_RATE = 0.03
 MOBILE_RATE = 0.3
 ANONYMOUS_RATE = 0.35
 TERMS_PER_CATEGORY = 5
+# Least time between the starts of one customer's purchase sessions. People
+# seldom order twice within hours; many orders minutes apart is card testing.
+MIN_ORDER_GAP_US = 3 * US_PER_HOUR
 
 
 def human_gaps(rng, size):
@@ -111,8 +115,40 @@ class NormalTraffic:
         ua[phone] = world.mobile_ua[customers[phone]]
         return ip, ua
 
-    def _new_sessions(self, customers):
+    def _spaced(self, customers, starts):
+        """Move each customer's session starts at least ``MIN_ORDER_GAP_US`` apart.
+
+        A forward pass pushes a start that follows the previous one too soon,
+        a backward pass pulls starts back before the end of the span. The gap
+        shrinks for a customer with more sessions than the span can hold.
+        """
+        world = self.world
+        frame = pd.DataFrame({"customer": customers, "start": starts})
+        frame = frame.sort_values(["customer", "start"], kind="stable")
+        group = frame.groupby("customer", sort=False)
+        position = group.cumcount().to_numpy()
+        count = group["start"].transform("size").to_numpy()
+        low = np.maximum(
+            world.start_us,
+            world.customer_created[frame["customer"].to_numpy()] + US_PER_HOUR // 6,
+        )
+        high = world.end_us - 3 * US_PER_HOUR
+        gap = np.minimum(MIN_ORDER_GAP_US, (high - low) // np.maximum(count, 1))
+        offset = position * gap
+        start = frame["start"].to_numpy()
+        pushed = pd.Series(start - offset, index=frame.index)
+        start = pushed.groupby(frame["customer"]).cummax().to_numpy() + offset
+        start = np.minimum(start, high - (count - 1 - position) * gap)
+        pulled = pd.Series(start - offset, index=frame.index).iloc[::-1]
+        pulled = pulled.groupby(frame["customer"].iloc[::-1]).cummin().iloc[::-1]
+        result = np.empty(len(starts), dtype=np.int64)
+        result[frame.index.to_numpy()] = pulled.to_numpy() + offset
+        return result
+
+    def _new_sessions(self, customers, spaced=False):
         starts = self._session_starts(customers)
+        if spaced:
+            starts = self._spaced(customers, starts)
         ip, ua = self._addresses(customers)
         return {
             "unit": self.traffic.new_units(starts),
@@ -196,7 +232,7 @@ class NormalTraffic:
             items[over] = 1
             removal[over] = logout[over] = typo[over] = False
 
-        sessions = self._new_sessions(self._pick_customers(size))
+        sessions = self._new_sessions(self._pick_customers(size), spaced=True)
         orders = self.traffic.new_orders(size)
         every = np.arange(size)
 

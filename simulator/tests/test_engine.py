@@ -1,10 +1,14 @@
 """Seeded runs of the engine, checked against the rows they store."""
 
+from types import SimpleNamespace
+
+import numpy as np
 import pytest
 
 from activities.models import UserActivity
 from simulator.config import SimulationConfigError
 from simulator.engine import reset_simulated_data, run_simulation
+from simulator.generation.normal import NormalTraffic
 from simulator.generation.vocabulary import BOT_USER_AGENTS
 from simulator.models import AnomalyLabel
 from simulator.tests.conftest import small_config
@@ -247,3 +251,31 @@ def test_kind_mix_limits_kinds(db):
     )
     kinds = set(AnomalyLabel.objects.values_list("kind", flat=True))
     assert kinds == {"burst", "scraper", "card_testing"}
+
+
+def test_purchase_sessions_of_a_customer_spaced_hours_apart():
+    hour = 3_600_000_000
+    world = SimpleNamespace(
+        start_us=0,
+        end_us=100 * hour,
+        customer_created=np.array([-10 * hour, 50 * hour]),
+    )
+    customers = np.array([0, 1, 0, 0, 1])
+    starts = np.array([10, 60, 11, 30, 61]) * hour
+    spaced = NormalTraffic._spaced(SimpleNamespace(world=world), customers, starts)
+    # Customer 0: 10 h, then 11 h pushed to 13 h, 30 h stays. Customer 1
+    # (may start from 50 h 10 min): 60 h, then 61 h pushed to 63 h.
+    assert (spaced // hour).tolist() == [10, 60, 13, 30, 63]
+
+
+def test_purchase_sessions_pulled_back_before_the_end():
+    hour = 3_600_000_000
+    world = SimpleNamespace(
+        start_us=0, end_us=20 * hour, customer_created=np.array([-10 * hour])
+    )
+    spaced = NormalTraffic._spaced(
+        SimpleNamespace(world=world), np.array([0, 0]), np.array([17, 17]) * hour
+    )
+    # The latest start is 17 h (3 hours before the end), so the first moves
+    # back to 14 h.
+    assert (spaced // hour).tolist() == [14, 17]
