@@ -22,8 +22,9 @@ TYPO_RATE = 0.03
 MOBILE_RATE = 0.3
 ANONYMOUS_RATE = 0.35
 TERMS_PER_CATEGORY = 5
-# Least time between the starts of one customer's purchase sessions. People
-# seldom order twice within hours; many orders minutes apart is card testing.
+# Least time between the starts of one customer's purchase sessions when they
+# cannot fall on different days. People seldom order twice within hours; many
+# orders minutes apart is card testing.
 MIN_ORDER_GAP_US = 3 * US_PER_HOUR
 
 
@@ -47,6 +48,36 @@ def page_urls(category_names):
         for name in category_names
     ]
     return list(vocab.STATIC_PAGES) + slugs
+
+
+def spaced_by_gap(world, customers, starts):
+    """Move each customer's session starts at least ``MIN_ORDER_GAP_US`` apart.
+
+    A forward pass pushes a start that follows the previous one too soon,
+    a backward pass pulls starts back before the end of the span. The gap
+    shrinks for a customer with more sessions than the span can hold.
+    """
+    frame = pd.DataFrame({"customer": customers, "start": starts})
+    frame = frame.sort_values(["customer", "start"], kind="stable")
+    group = frame.groupby("customer", sort=False)
+    position = group.cumcount().to_numpy()
+    count = group["start"].transform("size").to_numpy()
+    low = np.maximum(
+        world.start_us,
+        world.customer_created[frame["customer"].to_numpy()] + US_PER_HOUR // 6,
+    )
+    high = world.end_us - 3 * US_PER_HOUR
+    gap = np.minimum(MIN_ORDER_GAP_US, (high - low) // np.maximum(count, 1))
+    offset = position * gap
+    start = frame["start"].to_numpy()
+    pushed = pd.Series(start - offset, index=frame.index)
+    start = pushed.groupby(frame["customer"]).cummax().to_numpy() + offset
+    start = np.minimum(start, high - (count - 1 - position) * gap)
+    pulled = pd.Series(start - offset, index=frame.index).iloc[::-1]
+    pulled = pulled.groupby(frame["customer"].iloc[::-1]).cummin().iloc[::-1]
+    result = np.empty(len(starts), dtype=np.int64)
+    result[frame.index.to_numpy()] = pulled.to_numpy() + offset
+    return result
 
 
 class NormalTraffic:
@@ -93,10 +124,22 @@ class NormalTraffic:
             low[known], world.customer_created[customers[known]] + US_PER_HOUR // 6
         )
         high = world.end_us - 3 * US_PER_HOUR
+        # A start outside the customer's span (before sign-up, say) moves to a
+        # random day inside it at the same time of day, so that customers who
+        # signed up recently keep their habitual hours too.
         outside = (starts < low) | (starts > high)
-        starts[outside] = low[outside] + (
-            rng.random(int(outside.sum())) * (high - low[outside])
+        time_of_day = (starts[outside] - day0) % US_PER_DAY
+        first_day = -(-(low[outside] - time_of_day - day0) // US_PER_DAY)
+        last_day = (high - time_of_day - day0) // US_PER_DAY
+        days = np.maximum(last_day - first_day + 1, 1)
+        picked = first_day + (rng.random(int(outside.sum())) * days).astype(np.int64)
+        moved = day0 + picked * US_PER_DAY + time_of_day
+        # A span shorter than a day may hold no such time: draw one in it.
+        short = (moved < low[outside]) | (moved > high)
+        moved[short] = low[outside][short] + (
+            rng.random(int(short.sum())) * (high - low[outside][short])
         ).astype(np.int64)
+        starts[outside] = moved
         return starts
 
     def _addresses(self, customers):
@@ -116,33 +159,51 @@ class NormalTraffic:
         return ip, ua
 
     def _spaced(self, customers, starts):
-        """Move each customer's session starts at least ``MIN_ORDER_GAP_US`` apart.
+        """Move each customer's purchase sessions onto different days.
 
-        A forward pass pushes a start that follows the previous one too soon,
-        a backward pass pulls starts back before the end of the span. The gap
-        shrinks for a customer with more sessions than the span can hold.
+        Sessions keep their time of day, so the customer's daily rhythm stays
+        intact, and only the day moves: a forward pass pushes a session that
+        shares a day with an earlier one to the next free day, and a backward
+        pass pulls sessions back before the end of the span. Days apart, two
+        sessions near the same habitual hour are hours apart too. A session
+        that would move outside the customer's span keeps its drawn start.
+        A customer with more purchases than days gets them at least
+        ``MIN_ORDER_GAP_US`` apart instead (less when even that does not fit).
         """
         world = self.world
+        day0 = world.start_us // US_PER_DAY * US_PER_DAY
         frame = pd.DataFrame({"customer": customers, "start": starts})
         frame = frame.sort_values(["customer", "start"], kind="stable")
+        customer = frame["customer"]
+        start = frame["start"].to_numpy()
+        day = (start - day0) // US_PER_DAY
+        time_of_day = start - day0 - day * US_PER_DAY
         group = frame.groupby("customer", sort=False)
         position = group.cumcount().to_numpy()
         count = group["start"].transform("size").to_numpy()
         low = np.maximum(
             world.start_us,
-            world.customer_created[frame["customer"].to_numpy()] + US_PER_HOUR // 6,
+            world.customer_created[customer.to_numpy()] + US_PER_HOUR // 6,
         )
         high = world.end_us - 3 * US_PER_HOUR
-        gap = np.minimum(MIN_ORDER_GAP_US, (high - low) // np.maximum(count, 1))
-        offset = position * gap
-        start = frame["start"].to_numpy()
-        pushed = pd.Series(start - offset, index=frame.index)
-        start = pushed.groupby(frame["customer"]).cummax().to_numpy() + offset
-        start = np.minimum(start, high - (count - 1 - position) * gap)
-        pulled = pd.Series(start - offset, index=frame.index).iloc[::-1]
-        pulled = pulled.groupby(frame["customer"].iloc[::-1]).cummin().iloc[::-1]
+        last_day = (high - day0) // US_PER_DAY
+
+        shifted = pd.Series(day - position, index=frame.index)
+        pushed = shifted.groupby(customer).cummax().to_numpy() + position
+        pushed = np.minimum(pushed, last_day - (count - 1 - position))
+        backwards = pd.Series(pushed - position, index=frame.index).iloc[::-1]
+        pulled = backwards.groupby(customer.iloc[::-1]).cummin().iloc[::-1]
+        moved = day0 + (pulled.to_numpy() + position) * US_PER_DAY + time_of_day
+
+        keep = (moved < low) | (moved > high)
+        moved[keep] = start[keep]
         result = np.empty(len(starts), dtype=np.int64)
-        result[frame.index.to_numpy()] = pulled.to_numpy() + offset
+        result[frame.index.to_numpy()] = moved
+
+        busy = np.zeros(len(starts), dtype=bool)
+        busy[frame.index.to_numpy()] = count > last_day + 1
+        if busy.any():
+            result[busy] = spaced_by_gap(world, customers[busy], starts[busy])
         return result
 
     def _new_sessions(self, customers, spaced=False):

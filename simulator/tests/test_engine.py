@@ -253,29 +253,74 @@ def test_kind_mix_limits_kinds(db):
     assert kinds == {"burst", "scraper", "card_testing"}
 
 
-def test_purchase_sessions_of_a_customer_spaced_hours_apart():
+def test_purchase_sessions_of_a_customer_on_different_days():
     hour = 3_600_000_000
     world = SimpleNamespace(
         start_us=0,
-        end_us=100 * hour,
+        end_us=240 * hour,
         customer_created=np.array([-10 * hour, 50 * hour]),
     )
     customers = np.array([0, 1, 0, 0, 1])
     starts = np.array([10, 60, 11, 30, 61]) * hour
     spaced = NormalTraffic._spaced(SimpleNamespace(world=world), customers, starts)
-    # Customer 0: 10 h, then 11 h pushed to 13 h, 30 h stays. Customer 1
-    # (may start from 50 h 10 min): 60 h, then 61 h pushed to 63 h.
-    assert (spaced // hour).tolist() == [10, 60, 13, 30, 63]
+    # Customer 0: day 0 at 10 h; 11 h shares day 0, so it moves to day 1 at
+    # 11 h (35 h), which pushes 30 h (day 1, 6 h) on to day 2 at 6 h (54 h).
+    # Customer 1: 60 h (day 2), then 61 h moves to day 3 at 13 h (85 h).
+    assert (spaced // hour).tolist() == [10, 60, 35, 54, 85]
+
+
+def test_purchase_sessions_keep_their_time_of_day():
+    hour = 3_600_000_000
+    world = SimpleNamespace(
+        start_us=0, end_us=240 * hour, customer_created=np.array([-10 * hour])
+    )
+    starts = np.array([9, 10, 11, 12]) * hour
+    spaced = NormalTraffic._spaced(
+        SimpleNamespace(world=world), np.zeros(4, dtype=int), starts
+    )
+    assert ((spaced // hour) % 24).tolist() == [9, 10, 11, 12]
+    assert len(set((spaced // (24 * hour)).tolist())) == 4
 
 
 def test_purchase_sessions_pulled_back_before_the_end():
     hour = 3_600_000_000
     world = SimpleNamespace(
-        start_us=0, end_us=20 * hour, customer_created=np.array([-10 * hour])
+        start_us=0, end_us=72 * hour, customer_created=np.array([-10 * hour])
     )
     spaced = NormalTraffic._spaced(
-        SimpleNamespace(world=world), np.array([0, 0]), np.array([17, 17]) * hour
+        SimpleNamespace(world=world), np.array([0, 0]), np.array([65, 66]) * hour
     )
-    # The latest start is 17 h (3 hours before the end), so the first moves
-    # back to 14 h.
-    assert (spaced // hour).tolist() == [14, 17]
+    # The last day a session may start on is day 2 (latest start 69 h), so
+    # the first session moves back to day 1 at the same time of day.
+    assert (spaced // hour).tolist() == [41, 66]
+
+
+def test_recent_customers_keep_their_habitual_hour():
+    hour = 3_600_000_000
+    day = 24 * hour
+    world = SimpleNamespace(
+        start_us=0,
+        end_us=30 * day,
+        active_hour=np.array([13.0]),
+        # Signed up on day 25: most drawn days lie before, and move inside.
+        customer_created=np.array([25 * day]),
+    )
+    traffic = SimpleNamespace(world=world, rng=np.random.default_rng(7))
+    starts = NormalTraffic._session_starts(traffic, np.zeros(500, dtype=int))
+    assert starts.min() >= 25 * day
+    hours = (starts % day) / hour
+    # Normal noise of 1.5 h around 13 h; 7 h away is more than 4 sigma.
+    assert np.all(np.abs(hours - 13) < 7)
+
+
+def test_busy_customer_orders_stay_hours_apart():
+    hour = 3_600_000_000
+    world = SimpleNamespace(
+        start_us=0, end_us=48 * hour, customer_created=np.array([-10 * hour])
+    )
+    # Five purchases in a two-day span: more than its days, so spaced by gap.
+    starts = np.array([10, 10, 11, 12, 30]) * hour
+    spaced = NormalTraffic._spaced(
+        SimpleNamespace(world=world), np.zeros(5, dtype=int), starts
+    )
+    assert np.diff(np.sort(spaced)).min() >= 3 * hour
