@@ -94,7 +94,7 @@ class SimulationRunSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def get_url(self, run):
+    def get_url(self, run) -> str:
         path = reverse("simulator-api:run-detail", args=[run.pk])
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request else path
