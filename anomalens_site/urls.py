@@ -11,6 +11,15 @@ from anomalens_site.login_limit import LimitedAdminAuthenticationForm, LimitedLo
 # django.contrib.auth and rest_framework, which would otherwise answer first.
 admin.site.login_form = LimitedAdminAuthenticationForm
 
+
+class SwaggerView(SpectacularSwaggerView):
+    """Swagger UI, answering GET and HEAD only."""
+
+    # The view renders through an HTML template that OPTIONS metadata does not
+    # have, so an OPTIONS request ended in a server error.
+    http_method_names = ["get", "head"]
+
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", LimitedLoginView.as_view(), name="login"),
@@ -18,7 +27,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         "api/docs/",
-        SpectacularSwaggerView.as_view(url_name="api-schema"),
+        SwaggerView.as_view(url_name="api-schema"),
         name="api-docs",
     ),
     path(
