@@ -17,6 +17,9 @@ from rest_framework.throttling import AnonRateThrottle
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
+# The browsable API's login and logout pages: Django's auth views, whose
+# failed logins are limited by anomalens_site.login_limit instead.
+AUTH_PREFIX = "/api/auth/"
 
 
 class AnonymousApiThrottleMiddleware:
@@ -40,6 +43,8 @@ class AnonymousApiThrottleMiddleware:
     @staticmethod
     def is_anonymous_api_request(request):
         if not request.path.startswith(API_PREFIX):
+            return False
+        if request.path.startswith(AUTH_PREFIX):
             return False
         if "HTTP_AUTHORIZATION" in request.META:
             return False

@@ -343,3 +343,23 @@ def test_route_follows_access_rules(route, world):
                 if wrong:
                     problems.append(f"{role} {method.upper()} ({level}): {wrong}")
     assert not problems, f"{path}: " + "; ".join(problems)
+
+
+CSRF_ROUTES = [route for route in ROUTES if set(route.methods()) - set(SAFE_METHODS)]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "route", CSRF_ROUTES, ids=[route.key or "/" for route in CSRF_ROUTES]
+)
+def test_unsafe_method_without_csrf_token_is_rejected(route, world):
+    client = Client(enforce_csrf_checks=True, raise_request_exception=False)
+    client.force_login(world["users"]["staff"])
+    path = route.path(route_values(route, world))
+    statuses = {
+        method: send(client, method, path).status_code
+        for method in route.methods()
+        if method not in SAFE_METHODS
+    }
+    accepted = {method: code for method, code in statuses.items() if code != 403}
+    assert not accepted, f"{path} answered without a CSRF token: {accepted}"
