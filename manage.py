@@ -6,9 +6,9 @@ import sys
 from urllib.parse import urlsplit, urlunsplit
 
 # Commands that work without a database. Every other command first checks
-# that the default database answers, so that a wrong DATABASE_URL or a
-# stopped database server ends in one line naming DATABASE_URL instead of a
-# traceback from deep inside the command.
+# that the default database accepts a connection, so that a wrong
+# DATABASE_URL or a stopped database server ends in one line naming
+# DATABASE_URL instead of a traceback from deep inside the command.
 COMMANDS_WITHOUT_DATABASE = {
     "check",
     "collectstatic",

@@ -4,8 +4,8 @@ Failures are counted in Django's cache for LOGIN_LOCKOUT_SECONDS: per user
 name and client address (LOGIN_MAX_FAILURES), and per client address over
 all user names (4 times as many, against password spraying). Once a count is
 reached, the form rejects every attempt, correct passwords included, until
-the window ends, and says so. A successful login clears the count of that
-user name and address.
+the window ends, and shows the reason. A successful login clears the count
+of that user name and address.
 """
 
 import hashlib
@@ -61,7 +61,7 @@ def record_failure(request, username):
     """Count one failed login for ``username`` from this client."""
     timeout = settings.LOGIN_LOCKOUT_SECONDS
     for key, limit in _keys(request, username):
-        # add() starts the window on the first failure; incr() keeps its expiry.
+        # add() starts the window on the first failure, and incr() keeps its expiry.
         if cache.add(key, 1, timeout):
             count = 1
         else:
@@ -122,7 +122,7 @@ class LimitedAdminAuthenticationForm(LoginLimitMixin, AdminAuthenticationForm):
 
 
 class LimitedLoginView(auth_views.LoginView):
-    """The login page, answering 429 with the reason while logins are locked."""
+    """The login page, returning 429 with the reason while logins are locked."""
 
     authentication_form = LimitedAuthenticationForm
 

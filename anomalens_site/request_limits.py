@@ -16,14 +16,14 @@ logger = logging.getLogger(__name__)
 
 
 def body_limit(request):
-    """Return the largest body, in bytes, accepted for ``request``, or None."""
+    """Return the largest body, in bytes, accepted for ``request``."""
     if request.content_type == "multipart/form-data":
         return settings.MAX_UPLOAD_BYTES
     return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
 
 class RequestSizeLimitMiddleware:
-    """Answer 413 when a request declares a body larger than its limit."""
+    """Return 413 when a request declares a body larger than its limit."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -34,7 +34,7 @@ class RequestSizeLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        if limit is not None and length > limit:
+        if length > limit:
             return self.too_large(request, length, limit)
         return self.get_response(request)
 

@@ -261,9 +261,9 @@ SPECTACULAR_SETTINGS = {
 # the default database (ORM broker) and the cache is in process memory.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 
-# The cache holds API throttle counters, login failure counters and drawn
-# charts. Process memory suits one web process; with several (gunicorn
-# workers) set REDIS_URL so that every process counts against the same limits.
+# The cache contains API throttle counters, login failure counters and drawn
+# charts. Process memory suits one web process. With several (gunicorn
+# workers), set REDIS_URL so that every process counts against the same limits.
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -346,7 +346,7 @@ if not DEBUG:
 # DJANGO_SSL_REDIRECT: redirect every plain-HTTP request to HTTPS. Default: off.
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", default=False)
 # DJANGO_SECURE_PROXY_SSL_HEADER: set when a proxy in front terminates TLS and
-# sends "X-Forwarded-Proto: https", so that Django sees such requests as secure.
+# sends "X-Forwarded-Proto: https", so that Django treats such requests as secure.
 # Default: off. Turn it on only behind a proxy that sets or strips that header.
 if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -4,8 +4,8 @@ DRF checks throttles only after authentication and permissions pass, and no
 API endpoint lets an anonymous client through, so DRF's own AnonRateThrottle
 would never count an anonymous request. This middleware counts every
 anonymous request under /api/ with the same class and rate ("anon" in
-REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]) and answers 429 once the rate is
-spent, whatever the endpoint would have answered.
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]) and returns 429 once the rate is
+spent, whatever the endpoint would have returned.
 """
 
 import logging
@@ -23,7 +23,7 @@ AUTH_PREFIX = "/api/auth/"
 
 
 class AnonymousApiThrottleMiddleware:
-    """Answer 429 to an anonymous client over the "anon" rate on /api/ paths.
+    """Return 429 to an anonymous client over the "anon" rate on /api/ paths.
 
     A request counts as anonymous when it has no logged-in session and no
     Authorization header; token clients are throttled per account by DRF's

@@ -1,4 +1,4 @@
-"""Walk the URL configuration: every route, the methods its view answers, a real path.
+"""Walk the URL configuration: every route, the methods its view handles, a real path.
 
 Shared by the permission matrix and the CSRF tests, so that a route added to
 any urls.py is tested by both without being listed by hand.
@@ -13,7 +13,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 SAFE_METHODS = ("get", "head", "options")
 UNSAFE_METHODS = ("post", "put", "patch", "delete")
 # Format-suffix routes (categories.json) that DRF's routers add beside each
-# route; they answer exactly as the route without the suffix.
+# route. They behave exactly as the route without the suffix.
 FORMAT_SUFFIX = re.compile(
     r"(\\\.\(\?P<format>\[a-z0-9\]\+\)/\?\$|<drf_format_suffix:format>)$"
 )
@@ -46,7 +46,7 @@ class Route:
         ]
 
     def methods(self):
-        """Return the HTTP methods the view answers, in lower case, safe ones first."""
+        """Return the HTTP methods the view handles, in lower case, safe ones first."""
         callback = self.pattern.callback
         actions = getattr(callback, "actions", None)
         if actions is not None:

@@ -8,7 +8,7 @@ is tested as soon as it exists, and fails until it has a row in RULES:
 - everything that changes detectors or generates data needs staff (STAFF),
 - the admin needs staff, and the login and password-reset pages are public.
 
-HEAD is left out: Django and DRF answer it with the GET handler, after the
+HEAD is left out because Django and DRF handle it with the GET handler, after the
 same checks. Each route is requested by four users: anonymous, a logged-in reader with no
 permissions, a writer with the store and activity model permissions, and a
 staff superuser. Safe methods (GET, HEAD, OPTIONS) follow the route's read
@@ -45,7 +45,7 @@ ALLOWED_ROLES = {
 
 # Route (as the URL configuration spells it) -> (read rule, write rule, the
 # object whose id fills the route's parameters). A rule of None means the
-# route answers no method of that kind. Routes under admin/ follow ADMIN_RULE.
+# route handles no method of that kind. Routes under admin/ follow ADMIN_RULE.
 RULES = {
     # Django's own login, logout and password pages.
     "accounts/login/": (PUBLIC, PUBLIC, None),
@@ -248,9 +248,9 @@ def route_values(route, world):
 def denial(route, response):
     """Return how ``response`` refuses the request, or None if it lets it through."""
     if route.is_admin:
-        # Inside the admin, a 403 is the admin's own object-level decision
-        # (read-only models have no add page); only the login redirect means
-        # the site refused the user.
+        # Inside the admin, a 403 is the admin's own decision, for example on
+        # the add page of a read-only model. Only the login redirect means that
+        # the site rejected the user.
         location = response.get("Location", "")
         if response.status_code == 302 and location.startswith("/admin/login/"):
             return f"redirect to {location}"
@@ -323,7 +323,7 @@ def test_route_follows_access_rules(route, world):
         level = read if method in SAFE_METHODS else write
         if level is None:
             problems.append(
-                f"{method.upper()} is answered but the rule has no "
+                f"{method.upper()} is handled but the rule has no "
                 f"{'read' if method in SAFE_METHODS else 'write'} level"
             )
             continue
