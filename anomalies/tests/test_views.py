@@ -624,7 +624,7 @@ def test_features_scatter_highlights_findings(monkeypatch, reader_browser, shop)
     fake_module(
         monkeypatch,
         "features",
-        load_features=lambda entity, limit=None: feature_frame(ids),
+        load_features=lambda entity, limit=None: (feature_frame(ids), None),
     )
     response = reader_browser.get(
         reverse("anomalies:features"),
@@ -639,7 +639,7 @@ def test_features_unknown_column(monkeypatch, reader_browser, shop):
     fake_module(
         monkeypatch,
         "features",
-        load_features=lambda entity, limit=None: feature_frame([1, 2]),
+        load_features=lambda entity, limit=None: (feature_frame([1, 2]), None),
     )
     response = reader_browser.get(
         reverse("anomalies:features"), {"entity_type": "activity", "x": "nope"}
