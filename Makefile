@@ -2,6 +2,7 @@
 #   make run    set up .venv, migrate, create an admin login, start the web
 #               server on http://127.0.0.1:8000/ and the background worker
 #   make test   install the test requirements and run the whole test suite
+#               (make test-postgres runs it on PostgreSQL with Redis as broker)
 # Everything else here is a step of those two.
 
 SHELL := /bin/bash
@@ -23,9 +24,15 @@ PYTEST_ARGS ?= -n auto
 FIRST_START ?= if $(PY) manage.py help first_start >/dev/null 2>&1; then \
 	$(PY) manage.py first_start; fi
 
+# TEST_DATABASE_URL / TEST_REDIS_URL: the PostgreSQL database and Redis
+# database of `make test-postgres`. The suite creates and drops its own
+# test_<name> databases (one per xdist worker) on that server.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/anomalens_ci
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+
 PY := $(VENV)/bin/python
 
-.PHONY: run test
+.PHONY: run test test-postgres
 
 run: $(VENV)/.installed-runtime
 	$(PY) manage.py migrate --noinput
@@ -40,6 +47,10 @@ run: $(VENV)/.installed-runtime
 
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-postgres: $(VENV)/.installed-dev
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+		$(PY) -m pytest $(PYTEST_ARGS)
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)

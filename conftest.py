@@ -1,5 +1,7 @@
 """Fixtures shared by every app's tests: users of each access level and API clients."""
 
+import uuid
+
 import pytest
 from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
@@ -9,6 +11,20 @@ from rest_framework.test import APIClient
 def fast_password_hasher(settings):
     """Hash test passwords with MD5: PBKDF2 would spend most of the suite's time."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(settings):
+    """Give each test its own cache key prefix, so no counter leaks between tests.
+
+    Throttle and login-failure counters live in the cache, which is shared by
+    every xdist worker when it is Redis. A fresh prefix isolates a test without
+    clearing the cache, since clearing Redis would also clear the task queue.
+    """
+    caches = {alias: dict(config) for alias, config in settings.CACHES.items()}
+    for config in caches.values():
+        config["KEY_PREFIX"] = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = caches
 
 
 @pytest.fixture

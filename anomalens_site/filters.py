@@ -1,5 +1,7 @@
 """Filter pieces shared by every API list: strict parameter checks and typed filters."""
 
+import datetime
+
 from django import forms
 from django_filters import rest_framework as filters
 from django_filters.rest_framework import DjangoFilterBackend
@@ -72,7 +74,32 @@ class StrictDjangoFilterBackend(DjangoFilterBackend):
             return queryset
         if not filterset.is_valid():
             raise ValidationError(self.describe_errors(request, filterset))
+        self.convert_datetimes_to_utc(request, filterset)
         return filterset.qs
+
+    def convert_datetimes_to_utc(self, request, filterset):
+        """Convert every datetime filter value to UTC before it reaches the database.
+
+        Python accepts UTC offsets up to 23:59, PostgreSQL only up to 15:59 and
+        fails the query with a DataError. A value that leaves the datetime
+        range once converted (year 1 or 9999 with a large offset) is a 400.
+        """
+        cleaned = filterset.form.cleaned_data
+        for name, value in cleaned.items():
+            if not isinstance(value, datetime.datetime) or value.tzinfo is None:
+                continue
+            try:
+                cleaned[name] = value.astimezone(datetime.UTC)
+            except OverflowError:
+                raw = describe_value(request.query_params.get(name))
+                raise ValidationError(
+                    {
+                        name: [
+                            f"Invalid date and time {raw}: out of range in UTC. "
+                            f"{ISO_8601_HINT}"
+                        ]
+                    }
+                ) from None
 
     def get_allowed_params(self, request, queryset, view):
         """Return the query parameter names this view understands."""

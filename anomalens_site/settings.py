@@ -84,12 +84,14 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "anomalens_site.request_limits.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "anomalens_site.throttling.AnonymousApiThrottleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -140,6 +142,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-anomalens.sqlite3")}
 
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # ANOMALENS_DB_CONNECT_TIMEOUT: seconds to wait for PostgreSQL to accept a
+    # connection before failing. Default: 10.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", int(os.environ.get("ANOMALENS_DB_CONNECT_TIMEOUT", "10"))
+    )
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -184,9 +193,12 @@ LOGOUT_REDIRECT_URL = "login"
 
 # ANOMALENS_MAX_UPLOAD_MB: largest accepted upload, in MiB. Default: 200.
 MAX_UPLOAD_BYTES = int(os.environ.get("ANOMALENS_MAX_UPLOAD_MB", "200")) * 1024 * 1024
-# Request bodies above this size (bytes) are rejected; a bulk POST of 10,000
-# activity events is about 3 MiB of JSON.
-DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024
+# ANOMALENS_MAX_REQUEST_MB: largest request body, in MiB, that is not a file
+# upload (JSON, form fields); larger bodies get a 400. Default: 64. A bulk POST
+# of 10,000 activity events is about 3 MiB of JSON.
+DATA_UPLOAD_MAX_MEMORY_SIZE = (
+    int(os.environ.get("ANOMALENS_MAX_REQUEST_MB", "64")) * 1024 * 1024
+)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 
 REST_FRAMEWORK = {
@@ -205,12 +217,16 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "anomalens_site.exceptions.api_exception_handler",
+    # Logged-in users and token clients are throttled per account after the
+    # permission check. Anonymous requests never pass that check, so
+    # AnonymousApiThrottleMiddleware applies the "anon" rate to them before it.
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
     ],
-    # ANOMALENS_THROTTLE_ANON / ANOMALENS_THROTTLE_USER: request rates per client.
-    # Defaults: 60/minute anonymous, 6000/minute per user or token.
+    # ANOMALENS_THROTTLE_ANON / ANOMALENS_THROTTLE_USER: request rates per client
+    # address (anonymous) or per account (session or token), as N/second,
+    # N/minute, N/hour or N/day. Defaults: 60/minute anonymous, 6000/minute
+    # per account.
     "DEFAULT_THROTTLE_RATES": {
         "anon": os.environ.get("ANOMALENS_THROTTLE_ANON", "60/minute"),
         "user": os.environ.get("ANOMALENS_THROTTLE_USER", "6000/minute"),
@@ -226,8 +242,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "EntityTypeEnum": "store.models.EntityType",
         "EntityTypeRequestEnum": ["activity", "order", "all"],
-        # Detection runs and simulation runs share one status choice set,
-        # which collides by field name with the order status.
+        # Orders and runs both have a "status" field, with different choices.
+        # Detection runs and simulation runs share the same four states.
+        "OrderStatusEnum": "store.models.Order.Status",
         "RunStatusEnum": "anomalies.models.Run.Status",
     },
     "SERVE_INCLUDE_SCHEMA": False,
@@ -240,8 +257,38 @@ SPECTACULAR_SETTINGS = {
 }
 
 # REDIS_URL: when set (redis://127.0.0.1:6379/0), django-q2 uses Redis as its
-# broker. Default: unset, so tasks queue in the default database (ORM broker).
+# broker and Django's cache lives there too. Default: unset, so tasks queue in
+# the default database (ORM broker) and the cache is in process memory.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+
+# The cache contains API throttle counters, login failure counters and drawn
+# charts. Process memory suits one web process. With several (gunicorn
+# workers), set REDIS_URL so that every process counts against the same limits.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "anomalens",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "anomalens",
+        }
+    }
+
+# ANOMALENS_LOGIN_MAX_FAILURES: failed logins allowed for one user name from one
+# client address (and 4 times as many from one address over all user names)
+# before further attempts are rejected. Default: 5.
+LOGIN_MAX_FAILURES = int(os.environ.get("ANOMALENS_LOGIN_MAX_FAILURES", "5"))
+# ANOMALENS_LOGIN_LOCKOUT_MINUTES: how long failures are counted and a locked
+# login stays locked, in minutes. Default: 15.
+LOGIN_LOCKOUT_SECONDS = (
+    int(os.environ.get("ANOMALENS_LOGIN_LOCKOUT_MINUTES", "15")) * 60
+)
 # ANOMALENS_Q_WORKERS: background worker processes. Default: 1.
 Q_WORKERS = int(os.environ.get("ANOMALENS_Q_WORKERS", "1"))
 # ANOMALENS_TASK_TIMEOUT: seconds a task may run before the cluster kills it.
@@ -295,6 +342,24 @@ if not DEBUG:
     # Default: off, because the bundled server speaks plain HTTP on loopback.
     SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", default=False)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# DJANGO_SSL_REDIRECT: redirect every plain-HTTP request to HTTPS. Default: off.
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", default=False)
+# DJANGO_SECURE_PROXY_SSL_HEADER: set when a proxy in front terminates TLS and
+# sends "X-Forwarded-Proto: https", so that Django treats such requests as secure.
+# Default: off. Turn it on only behind a proxy that sets or strips that header.
+if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# DJANGO_HSTS_SECONDS: how long browsers must use HTTPS only for this site
+# (Strict-Transport-Security), in seconds. Default: 0, no header. Start small
+# (3600) and raise to 31536000 once HTTPS works everywhere.
+SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "0"))
+# DJANGO_HSTS_INCLUDE_SUBDOMAINS / DJANGO_HSTS_PRELOAD: extend the HSTS header
+# to subdomains, and allow browsers to preload it. Defaults: off.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool(
+    "DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=False
+)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", default=False)
 
 # --- Access-log import -------------------------------------------------------
 # ANOMALENS_ACCESS_LOG_RULES: path of a JSON file with the rules that map a

@@ -212,7 +212,8 @@ def describe_activity(row):
 
 def describe_order(row):
     """Describe one flagged order, leading with what makes it stand out."""
-    number = format_count(row["id"])
+    # An id, not a quantity: no thousands separators, so it matches the admin.
+    number = str(row["id"])
     total = format_money(row["total_amount"])
     items_sum = row["items_sum"] or Decimal(0)
     if items_sum > 0:

@@ -91,8 +91,8 @@ class ReviewSerializer(serializers.ModelSerializer):
 
 
 class RunSerializer(serializers.ModelSerializer):
-    duration_seconds = serializers.FloatField(read_only=True)
-    trained_model_id = serializers.IntegerField(read_only=True)
+    duration_seconds = serializers.FloatField(read_only=True, allow_null=True)
+    trained_model_id = serializers.IntegerField(read_only=True, allow_null=True)
 
     class Meta:
         model = Run

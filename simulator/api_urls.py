@@ -4,6 +4,7 @@ from simulator import api
 
 app_name = "simulator-api"
 
+
 urlpatterns = [
     path("generate", api.GenerateView.as_view(), name="generate"),
     path("generate/", api.GenerateSlashView.as_view()),

@@ -34,8 +34,10 @@ class ProductSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         required=False,
         help_text="Id of the product's category; null for none.",
     )
+    # allow_null, not default=None: DRF leaves a field with a default out of
+    # partial-update responses, and the schema then misses "nullable".
     category_name = serializers.CharField(
-        source="category.name", read_only=True, default=None
+        source="category.name", read_only=True, allow_null=True
     )
 
     class Meta:

@@ -3,16 +3,12 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.core.cache import cache
 
 from anomalies import charts
 
-
-@pytest.fixture(autouse=True)
-def empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
+# Each test starts on an empty cache through the isolated_cache fixture of the
+# root conftest.py. cache.clear() would also empty Redis's task queue when
+# REDIS_URL is set.
 
 
 def hours(count):
