@@ -255,14 +255,6 @@ def _activity_part(rows, names):
         frame["timestamp"] = pd.to_datetime(
             frame["timestamp"], format="ISO8601", utc=True
         )
-    # Repeated texts share one string object each, which keeps the frame small.
-    for column in ("action_type", "session_id", "ip_address", "user_agent"):
-        if column in frame:
-            codes, uniques = pd.factorize(frame[column], use_na_sentinel=True)
-            values = np.empty(len(uniques) + 1, dtype=object)
-            values[:-1] = uniques
-            values[-1] = None
-            frame[column] = values[codes]
     return frame
 
 
