@@ -255,6 +255,12 @@ def _activity_part(rows, names):
         frame["timestamp"] = pd.to_datetime(
             frame["timestamp"], format="ISO8601", utc=True
         )
+    # Typed columns, so that a part whose values are all missing concatenates
+    # without changing the dtype; the features coerce the same way.
+    if "customer_id" in frame:
+        frame["customer_id"] = frame["customer_id"].astype("Int64")
+        for column in ("order_total", "quantity"):
+            frame[column] = pd.to_numeric(frame[column], errors="coerce")
     return frame
 
 
