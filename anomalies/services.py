@@ -330,6 +330,8 @@ def _train(run):
         raise DetectorError(
             f"No {run.entity_type} rows to train on: load or simulate data first."
         )
+
+    # Features are read slice by slice, which keeps only one slice's raw rows.
     parts, done = [], 0
     for frame in chunks:
         parts.append(frame)
@@ -342,6 +344,7 @@ def _train(run):
         raise DetectorError(
             f"No {run.entity_type} rows to train on: load or simulate data first."
         )
+
     detector = get_detector_class(run.detector).from_settings(parameters)
     detector.fit(features)
     _report(run, 0.8)
@@ -374,10 +377,10 @@ def score_features(detector, features, on_progress=None):
 def _detect(run):
     """Score the rows slice by slice; store the findings and the metrics at the end.
 
-    Memory depends on the slice size: each slice's features are dropped once
-    scored, and only the scores (for the metrics) and the flagged rows'
-    findings, with their explanations already serialised, are kept until the
-    single transaction that stores them with the final status.
+    Memory depends on the slice size, because each slice's features are
+    dropped once scored. Only the scores (for the metrics) and the flagged
+    rows' findings, with serialised explanations, are kept until the single
+    transaction that stores them with the final status.
     """
     parameters = run.parameters
     record = storage.active_model(run.detector, run.entity_type)

@@ -9,7 +9,7 @@ Run from the project folder:
 
 The script fills a throwaway database with the simulator (1,000,000 activities,
 50,000 orders, seed 2024) unless ``--database`` names an SQLite file that already
-holds them. Then every measured step runs in a child process of its own, so that
+contains them. Then every measured step runs in a child process of its own, so that
 its peak memory (the child's maximum resident set size) belongs to that step alone:
 
 * ``baseline train/detect``: the same work written plainly in one script: one
@@ -126,7 +126,7 @@ def load():
 
 
 def fill(args, sqlite_path):
-    """Simulate the shop into the database unless it already holds the events."""
+    """Simulate the shop into the database unless it already contains the events."""
     from django.core.management import call_command
 
     from activities.models import UserActivity
@@ -151,7 +151,7 @@ def fill(args, sqlite_path):
     )
     started = time.perf_counter()
     run_simulation(config)
-    print(f"simulated  in {time.perf_counter() - started:.1f} s into {sqlite_path}")
+    print(f"simulated  in {time.perf_counter() - started:.1f} s")
 
 
 def baseline_run(detector):

@@ -88,9 +88,9 @@ def load_features(entity_type, limit=None, start=None, end=None):
 class FeatureChunks:
     """The rows ``load_features`` would return, as successive time slices.
 
-    ``len()`` is the number of rows; iterating yields one ``FeatureFrame``
-    per slice of about ``chunk_rows`` rows, oldest first, so that memory
-    depends on the slice size, not on the number of rows. A slice never
+    ``len()`` is the number of rows. Iterating yields one ``FeatureFrame``
+    per slice of about ``chunk_rows`` rows, oldest first, so memory depends
+    on the slice size rather than on the number of rows. A slice never
     splits the rows of one instant. Activity slices after the first read one
     day of history before their first row (the widest look-back of any
     feature, the capped gap since an IP's previous event), so their features
@@ -99,7 +99,7 @@ class FeatureChunks:
 
     def __init__(self, entity_type, limit=None, start=None, end=None, chunk_rows=None):
         if entity_type not in ENTITY_TYPES:
-            feature_names(entity_type)  # raises the error naming the entity
+            feature_names(entity_type)  # Raises ValueError naming the entity.
         self.entity_type = entity_type
         self.limit, self.start, self.end = limit, start, end
         self.chunk_rows = chunk_rows or CHUNK_ROWS
@@ -158,7 +158,7 @@ class FeatureChunks:
             history = activity.HISTORY_SECONDS if first else CHUNK_HISTORY_SECONDS
             features, times = _load_activity(None, start, end, history)
             if first:
-                # The oldest instant may hold rows beyond the limit.
+                # The oldest instant may contain rows beyond the limit.
                 keep = features.index.isin(self.ids[begin:stop])
                 features, times = features.loc[keep], times.loc[keep]
             first = False
