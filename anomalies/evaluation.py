@@ -60,13 +60,17 @@ def truth_for(entity_type, entity_ids):
     labels = labels.loc[labels["entity_id"].isin(ids)]
     if labels.empty:
         return pd.Series(dtype=object)
-    simulated = np.fromiter(
+    # Rows from other sources are few, so read those and keep the rest.
+    other = np.fromiter(
         ENTITY_MODELS[entity_type]
-        .objects.filter(source=Source.SIMULATOR, id__gte=low, id__lte=high)
+        .objects.filter(id__gte=low, id__lte=high)
+        .exclude(source=Source.SIMULATOR)
+        .order_by()
         .values_list("id", flat=True),
         dtype=np.int64,
     )
-    known = np.union1d(np.intersect1d(ids, simulated), labels["entity_id"])
+    simulated = np.setdiff1d(ids, other)
+    known = np.union1d(simulated, labels["entity_id"])
     truth = pd.Series("", index=pd.Index(known, name="id"), dtype=object)
     truth.loc[labels["entity_id"].to_numpy()] = labels["kind"].to_numpy()
     return truth

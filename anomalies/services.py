@@ -8,6 +8,7 @@ sending heartbeats as failed.
 """
 
 import datetime
+import json
 import logging
 import threading
 import time
@@ -21,7 +22,7 @@ from django.utils import timezone
 
 from . import evaluation, storage
 from .detectors import REGISTRY, DetectorError, get_detector_class
-from .features import ENTITY_TYPES, load_features
+from .features import ENTITY_TYPES, FeatureChunks
 from .models import DetectorSettings, Finding, Run
 
 logger = logging.getLogger(__name__)
@@ -43,8 +44,6 @@ HEARTBEAT_SECONDS = 30
 STALE_RUN_SECONDS = 300
 # Rows scored per step of a detection run; progress is reported per step.
 SCORING_CHUNK_ROWS = 50_000
-# Findings inserted per INSERT statement.
-FINDING_BATCH_SIZE = 2_000
 
 
 def resolve_parameters(parameters=None):
@@ -436,12 +435,27 @@ def _reason(exc):
 
 def _train(run):
     parameters = run.parameters
-    features, times = load_features(run.entity_type, limit=parameters["limit"])
-    _report(run, 0.3, rows=len(features))
+    chunks = FeatureChunks(run.entity_type, limit=parameters["limit"])
+    total = len(chunks)
+    if not total:
+        raise DetectorError(
+            f"No {run.entity_type} rows to train on: load or simulate data first."
+        )
+
+    # Features are read slice by slice, which keeps only one slice's raw rows.
+    parts, done = [], 0
+    for frame in chunks:
+        parts.append(frame)
+        done += len(frame)
+        _report(run, 0.3 * done / total, rows=done)
+    features = pd.concat([part.features for part in parts])
+    times = pd.concat([part.times for part in parts])
+    del parts
     if features.empty:
         raise DetectorError(
             f"No {run.entity_type} rows to train on: load or simulate data first."
         )
+
     detector = get_detector_class(run.detector).from_settings(parameters)
     detector.fit(features)
     _report(run, 0.8)
@@ -472,64 +486,60 @@ def score_features(detector, features, on_progress=None):
 
 
 def _detect(run):
+    """Score the rows slice by slice; store the findings and the metrics at the end.
+
+    Memory depends on the slice size, because each slice's features are
+    dropped once scored. Only the scores (for the metrics) and the flagged
+    rows' findings, with serialised explanations, are kept until the single
+    transaction that stores them with the final status.
+    """
     parameters = run.parameters
     record = storage.active_model(run.detector, run.entity_type)
     detector = storage.load_model(record)
     detector.apply_detection_parameters(parameters)
     Run.objects.filter(pk=run.pk).update(trained_model=record)
 
-    features, times = load_features(run.entity_type, limit=parameters["limit"])
-    if features.empty:
+    chunks = FeatureChunks(run.entity_type, limit=parameters["limit"])
+    total = len(chunks)
+    if not total:
         raise DetectorError(
             f"No {run.entity_type} rows to score: load or simulate data first."
         )
-    total = len(features)
-    scores = score_features(
-        detector, features, lambda done: _report(run, 0.1 + 0.7 * done / total, done)
-    )
-    flagged = scores.index[scores["is_anomaly"].to_numpy(dtype=bool)]
-    explanations = []
-    for begin in range(0, len(flagged), SCORING_CHUNK_ROWS):
-        ids = flagged[begin : begin + SCORING_CHUNK_ROWS]
-        explanations.extend(detector.explain(features.loc[ids]))
-
     now = timezone.now()
-    rows = scores.loc[flagged]
-    entity_times = times.loc[flagged]
-    findings = [
-        Finding(
-            run_id=run.pk,
-            detector=run.detector,
-            entity_type=run.entity_type,
-            entity_id=int(entity_id),
-            entity_time=entity_time.to_pydatetime(),
-            raw_score=float(raw),
-            score=float(score),
-            severity=severity,
-            explanation=explanation,
-            created_at=now,
-        )
-        for entity_id, entity_time, raw, score, severity, explanation in zip(
-            rows.index,
-            entity_times,
-            rows["raw_score"],
-            rows["score"],
-            rows["severity"],
-            explanations,
-            strict=True,
-        )
-    ]
-    metrics = evaluation.metrics_for_run(run.entity_type, scores)
+    all_scores, findings, done = [], [], 0
+    for features, times in chunks:
+        scores = score_features(detector, features)
+        flagged = scores["is_anomaly"].to_numpy(dtype=bool)
+        if flagged.any():
+            findings.append(
+                _finding_rows(
+                    run,
+                    detector,
+                    features[flagged],
+                    times[flagged],
+                    scores[flagged],
+                    now,
+                )
+            )
+        all_scores.append(scores[["raw_score", "score", "is_anomaly"]])
+        done += len(features)
+        del features, times, scores
+        _report(run, 0.1 + 0.8 * done / total, done)
+    scores = pd.concat(all_scores) if all_scores else pd.DataFrame()
+    del all_scores
+    metrics = evaluation.metrics_for_run(run.entity_type, scores) if done else {}
+    found = sum(len(rows) for rows in findings)
     _report(run, 0.9)
 
     # Findings and the final status land together, or not at all.
     with transaction.atomic():
-        Finding.objects.bulk_create(findings, batch_size=FINDING_BATCH_SIZE)
+        for rows in findings:
+            storage.insert_findings(rows)
         Run.objects.filter(pk=run.pk).update(
             status=Run.Status.SUCCEEDED,
             progress=1.0,
-            rows_processed=total,
-            anomalies_found=len(findings),
+            rows_processed=done,
+            anomalies_found=found,
             metrics=metrics,
             finished_at=timezone.now(),
             heartbeat_at=timezone.now(),
@@ -537,8 +547,34 @@ def _detect(run):
     logger.info(
         "Run %s scored %d %s rows with %s and stored %d findings",
         run.pk,
-        total,
+        done,
         run.entity_type,
         run.detector,
-        len(findings),
+        found,
+    )
+
+
+def _finding_rows(run, detector, features, times, scores, now):
+    """Return the flagged rows of one slice as ``storage.FINDING_COLUMNS`` tuples."""
+    explanations = []
+    for begin in range(0, len(features), SCORING_CHUNK_ROWS):
+        explanations.extend(
+            detector.explain(features.iloc[begin : begin + SCORING_CHUNK_ROWS])
+        )
+    count = len(features)
+    return list(
+        zip(
+            [run.pk] * count,
+            [run.detector] * count,
+            [run.entity_type] * count,
+            features.index.to_numpy(dtype=np.int64).tolist(),
+            storage.adapt_times(times),
+            scores["raw_score"].to_numpy(dtype=float).tolist(),
+            scores["score"].to_numpy(dtype=float).tolist(),
+            scores["severity"].tolist(),
+            [json.dumps(explanation) for explanation in explanations],
+            [Finding.ReviewStatus.NEW.value] * count,
+            storage.adapt_times([now] * count),
+            strict=True,
+        )
     )

@@ -12,14 +12,33 @@ import logging
 import uuid
 
 import joblib
+import pandas as pd
 import sklearn
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import connection, transaction
 
 from .features import feature_names
-from .models import TrainedModel
+from .models import Finding, TrainedModel
 
 logger = logging.getLogger(__name__)
+
+
+# Columns of a finding row given to ``insert_findings``, in this order.
+FINDING_COLUMNS = (
+    "run_id",
+    "detector",
+    "entity_type",
+    "entity_id",
+    "entity_time",
+    "raw_score",
+    "score",
+    "severity",
+    "explanation",
+    "review_status",
+    "created_at",
+)
+# Finding rows per executemany call.
+FINDING_BATCH_ROWS = 5_000
 
 
 class ModelLoadError(Exception):
@@ -138,3 +157,38 @@ def load_model(record):
     if getattr(detector, "name", None) != record.detector:
         raise ModelLoadError(f"{label}: file holds another detector; retrain.")
     return detector
+
+
+def adapt_times(values):
+    """Convert timestamps to the values the database stores for a DateTimeField.
+
+    Aware or naive-UTC values in, one value per row out: on SQLite the text
+    Django itself writes (naive UTC, no fraction when it is zero), elsewhere
+    aware datetimes for the driver.
+    """
+    index = pd.DatetimeIndex(pd.to_datetime(values, utc=True))
+    if connection.vendor == "sqlite":
+        text = pd.Series(index.tz_localize(None).strftime("%Y-%m-%d %H:%M:%S.%f"))
+        return text.str.removesuffix(".000000").tolist()
+    adapt = connection.ops.adapt_datetimefield_value
+    if connection.vendor == "postgresql":
+        return index.to_pydatetime().tolist()
+    return [adapt(value) for value in index.to_pydatetime()]
+
+
+def insert_findings(rows):
+    """Insert finding tuples (``FINDING_COLUMNS`` order) with large executemany calls.
+
+    ``explanation`` is JSON text and the times come from ``adapt_times``; the
+    rows skip model instances, which cost more than the insert itself. Call it
+    inside the transaction that also marks the run finished.
+    """
+    quote = connection.ops.quote_name
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(
+        quote(Finding._meta.db_table),
+        ", ".join(quote(column) for column in FINDING_COLUMNS),
+        ", ".join(["%s"] * len(FINDING_COLUMNS)),
+    )
+    with connection.cursor() as cursor:
+        for begin in range(0, len(rows), FINDING_BATCH_ROWS):
+            cursor.executemany(sql, rows[begin : begin + FINDING_BATCH_ROWS])

@@ -126,7 +126,10 @@ class Detector:
             X, TYPICAL_PERCENTILES, axis=0
         )
         self._fit(X)
-        self.training_scores_ = np.sort(self._raw_scores(X))
+        fit_scores = self.__dict__.pop("_fit_scores", None)
+        if fit_scores is None:
+            fit_scores = self._raw_scores(X)
+        self.training_scores_ = np.sort(fit_scores)
         return self
 
     def score(self, features):

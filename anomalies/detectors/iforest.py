@@ -64,6 +64,8 @@ class IsolationForestDetector(Detector):
         self.pipeline_.fit(X)
         training = self._raw_scores(X)
         self.threshold_ = float(np.quantile(training, 1.0 - self.contamination))
+        # Scoring every training row is the slow part; fit() reuses these.
+        self._fit_scores = training
 
     def apply_detection_parameters(self, parameters):
         # The stored training scores give the quantile without refitting.

@@ -7,8 +7,10 @@ history the windows need, and returns only the requested rows.
 
 import datetime
 
+import numpy as np
 import pandas as pd
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, F, FloatField, Max, Sum
 from django.db.models.functions import Cast
 
@@ -16,15 +18,46 @@ from activities.models import UserActivity
 from store.models import EntityType, Order
 
 from . import activity, client, order, order_context
-from .common import FeatureFrame, FeatureSpec
+from .common import FeatureFrame, FeatureSpec, to_utc
 
 ENTITY_TYPES = [choice.value for choice in EntityType]
 # Reading of every known feature column; both entities agree on shared names.
 FEATURE_SPECS = {**order.FEATURE_SPECS, **activity.FEATURE_SPECS}
+# Rows per slice of ``FeatureChunks``.
+CHUNK_ROWS = 250_000
+# History read before every activity slice but the first: the capped gap
+# since an IP's previous event looks back this far.
+CHUNK_HISTORY_SECONDS = max(activity.HISTORY_SECONDS, int(activity.MAX_GAP_SECONDS))
+# Rows fetched from the cursor and turned into a frame at a time.
+READ_BATCH_ROWS = 100_000
+# Columns of a raw activity frame: the event's own, then the access-log
+# fields the per-client features read from its details.
+ACTIVITY_RAW_COLUMNS = [*activity.RAW_COLUMNS, *client.RAW_COLUMNS]
+# Selected columns of an activity row per backend, in ``ACTIVITY_RAW_COLUMNS``
+# order: times as text (SQLite) or epoch microseconds (PostgreSQL), which
+# avoids a Python datetime per row, and the details' fields extracted in SQL.
+_ACTIVITY_COLUMNS_SQL = {
+    "sqlite": (
+        'id, CAST("timestamp" AS TEXT), action_type, customer_id, session_id, '
+        "ip_address, user_agent, json_extract(details, '$.order_total'), "
+        "json_extract(details, '$.quantity'), "
+        "json_extract(details, '$.attempted_email'), "
+        "json_extract(details, '$.status'), json_extract(details, '$.path'), "
+        "json_extract(details, '$.method')"
+    ),
+    "postgresql": (
+        'id, (EXTRACT(EPOCH FROM "timestamp") * 1000000)::bigint, action_type, '
+        "customer_id, session_id, host(ip_address), user_agent, "
+        "details ->> 'order_total', details ->> 'quantity', "
+        "details ->> 'attempted_email', details ->> 'status', "
+        "details ->> 'path', details ->> 'method'"
+    ),
+}
 
 __all__ = [
     "ENTITY_TYPES",
     "FEATURE_SPECS",
+    "FeatureChunks",
     "FeatureFrame",
     "FeatureSpec",
     "feature_names",
@@ -68,6 +101,86 @@ def load_features(entity_type, limit=None, start=None, end=None):
     )
 
 
+class FeatureChunks:
+    """The rows ``load_features`` would return, as successive time slices.
+
+    ``len()`` is the number of rows. Iterating yields one ``FeatureFrame``
+    per slice of about ``chunk_rows`` rows, oldest first, so memory depends
+    on the slice size rather than on the number of rows. A slice never
+    splits the rows of one instant. Activity slices after the first read one
+    day of history before their first row (the widest look-back of any
+    feature, the capped gap since an IP's previous event), so their features
+    equal those of one ``load_features`` call unless a session lasts longer.
+    """
+
+    def __init__(self, entity_type, limit=None, start=None, end=None, chunk_rows=None):
+        if entity_type not in ENTITY_TYPES:
+            feature_names(entity_type)  # Raises ValueError naming the entity.
+        self.entity_type = entity_type
+        self.limit, self.start, self.end = limit, start, end
+        self.chunk_rows = chunk_rows or CHUNK_ROWS
+        if entity_type == EntityType.ACTIVITY:
+            keys = _activity_keys(
+                _recent(
+                    _time_range(UserActivity.objects.all(), "timestamp", start, end),
+                    "timestamp",
+                    limit,
+                )
+            )
+            ids = keys["id"].to_numpy(dtype=np.int64)
+            times = to_utc(keys["timestamp"]).tz_localize(None).to_numpy()
+            order = np.lexsort((ids, times))
+            self.ids, self.times = ids[order], times[order]
+        else:
+            self.ids = None
+            self.rows = _recent(
+                _time_range(Order.objects.all(), "created_at", start, end),
+                "created_at",
+                limit,
+            ).count()
+
+    def __len__(self):
+        return self.rows if self.ids is None else len(self.ids)
+
+    def bounds(self):
+        """Return the ``(begin, end)`` positions of each slice in time order."""
+        total = len(self.ids)
+        cuts = [0]
+        while cuts[-1] < total:
+            target = cuts[-1] + self.chunk_rows
+            if target >= total:
+                cuts.append(total)
+                break
+            cut = int(np.searchsorted(self.times, self.times[target], side="left"))
+            if cut <= cuts[-1]:
+                cut = int(np.searchsorted(self.times, self.times[target], side="right"))
+            cuts.append(cut)
+        return list(zip(cuts[:-1], cuts[1:], strict=True))
+
+    def __iter__(self):
+        if self.ids is None:
+            # Orders are few per time span; their prior aggregates come in one go.
+            if self.rows:
+                yield load_features(self.entity_type, self.limit, self.start, self.end)
+            return
+        first = True
+        for begin, stop in self.bounds():
+            start = pd.Timestamp(self.times[begin], tz="UTC").to_pydatetime()
+            end = (
+                pd.Timestamp(self.times[stop], tz="UTC").to_pydatetime()
+                if stop < len(self.ids)
+                else self.end
+            )
+            history = activity.HISTORY_SECONDS if first else CHUNK_HISTORY_SECONDS
+            features, times = _load_activity(None, start, end, history)
+            if first:
+                # The oldest instant may contain rows beyond the limit.
+                keep = features.index.isin(self.ids[begin:stop])
+                features, times = features.loc[keep], times.loc[keep]
+            first = False
+            yield FeatureFrame(features, times)
+
+
 def _time_range(queryset, field, start, end):
     if start is not None:
         queryset = queryset.filter(**{f"{field}__gte": start})
@@ -94,26 +207,83 @@ def _finish(raw, features, time_field, target_ids):
 
 
 def _activity_values(queryset):
-    rows = queryset.values_list(
-        "id",
-        "timestamp",
-        "action_type",
-        "customer_id",
-        "session_id",
-        "ip_address",
-        "user_agent",
-        "details__order_total",
-        "details__quantity",
-        "details__attempted_email",
-        "details__status",
-        "details__path",
-        "details__method",
-    )
-    columns = [*activity.RAW_COLUMNS, *client.RAW_COLUMNS]
-    return pd.DataFrame.from_records(list(rows), columns=columns)
+    """Read activity rows as a raw frame with one query and no per-row conversion.
+
+    On SQLite and PostgreSQL the query is plain SQL whose details are
+    extracted by the database's JSON functions and whose times arrive as text
+    or integers, which pandas converts in one vectorised step. Other backends
+    go through ``values_list``.
+    """
+    vendor = connection.vendor
+    if vendor not in _ACTIVITY_COLUMNS_SQL:
+        rows = queryset.values_list(
+            "id",
+            "timestamp",
+            "action_type",
+            "customer_id",
+            "session_id",
+            "ip_address",
+            "user_agent",
+            "details__order_total",
+            "details__quantity",
+            "details__attempted_email",
+            "details__status",
+            "details__path",
+            "details__method",
+        )
+        return pd.DataFrame.from_records(list(rows), columns=ACTIVITY_RAW_COLUMNS)
+    return _select(queryset, _ACTIVITY_COLUMNS_SQL[vendor], ACTIVITY_RAW_COLUMNS)
 
 
-def _load_activity(limit, start, end):
+def _activity_keys(queryset):
+    """Read the ids and times of activity rows as a frame."""
+    vendor = connection.vendor
+    if vendor not in _ACTIVITY_COLUMNS_SQL:
+        frame = pd.DataFrame.from_records(
+            list(queryset.values_list("id", "timestamp")), columns=["id", "timestamp"]
+        )
+        frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+        return frame
+    columns = ", ".join(_ACTIVITY_COLUMNS_SQL[vendor].split(", ")[:2])
+    return _select(queryset, columns, ["id", "timestamp"])
+
+
+def _select(queryset, columns_sql, names):
+    # The queryset supplies the conditions, order and limit; only the selected
+    # columns are replaced (the id stays first, where ORDER BY may point).
+    base_sql, params = queryset.values_list("id").query.sql_with_params()
+    head = base_sql.index(" FROM ")
+    sql = f"SELECT {columns_sql}{base_sql[head:]}"
+    parts = []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(READ_BATCH_ROWS):
+            parts.append(_activity_part(rows, names))
+    if not parts:
+        return _activity_part([], names)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _activity_part(rows, names):
+    frame = pd.DataFrame.from_records(rows, columns=names)
+    if connection.vendor == "postgresql":
+        frame["timestamp"] = pd.to_datetime(
+            frame["timestamp"].astype("int64"), unit="us", utc=True
+        )
+    else:
+        frame["timestamp"] = pd.to_datetime(
+            frame["timestamp"], format="ISO8601", utc=True
+        )
+    # Typed columns, so that a part whose values are all missing concatenates
+    # without changing the dtype; the features coerce the same way.
+    if "customer_id" in frame:
+        frame["customer_id"] = frame["customer_id"].astype("Int64")
+        for column in ("order_total", "quantity"):
+            frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    return frame
+
+
+def _load_activity(limit, start, end, history_seconds=activity.HISTORY_SECONDS):
     in_range = _time_range(UserActivity.objects.all(), "timestamp", start, end)
     targets = _activity_values(_recent(in_range, "timestamp", limit))
     if targets.empty:
@@ -122,29 +292,44 @@ def _load_activity(limit, start, end):
             pd.Series(dtype="datetime64[ns, UTC]"),
         )
     first = targets["timestamp"].min()
-    history_start = first - datetime.timedelta(seconds=activity.HISTORY_SECONDS)
+    history_start = first - datetime.timedelta(seconds=history_seconds)
     history = _activity_values(
-        UserActivity.objects.filter(timestamp__gte=history_start, timestamp__lte=first)
+        UserActivity.objects.filter(
+            timestamp__gte=history_start, timestamp__lte=first
+        ).order_by()
     )
-    history = history.loc[~history["id"].isin(targets["id"])]
-    raw = pd.concat([history, targets], ignore_index=True)
+    target_ids = targets["id"]
+    history = history.loc[~history["id"].isin(target_ids)]
+    if history.empty:
+        raw = targets.reset_index(drop=True)
+    else:
+        raw = pd.concat([history, targets], ignore_index=True)
+    del history, targets
 
     # Customer/IP pairs seen before the loaded rows, for "new IP for customer".
-    customers_in_range = UserActivity.objects.filter(
-        timestamp__gte=history_start, customer__isnull=False
+    # Without order_by() the default ordering would join DISTINCT and make it
+    # return one row per event instead of one per pair.
+    customers_in_range = _time_range(
+        UserActivity.objects.filter(
+            timestamp__gte=history_start, customer__isnull=False
+        ),
+        "timestamp",
+        None,
+        end,
     ).values("customer_id")
     known = set(
         UserActivity.objects.filter(
             timestamp__lt=history_start, customer_id__in=customers_in_range
         )
         .exclude(ip_address=None)
+        .order_by()
         .values_list("customer_id", "ip_address")
         .distinct()
     )
     features = activity.build_activity_features(
         raw, known_customer_ips=known, tz=settings.TIME_ZONE
     )
-    return _finish(raw, features, "timestamp", targets["id"])
+    return _finish(raw, features, "timestamp", target_ids)
 
 
 def _order_values(queryset, limit=None):

@@ -248,8 +248,11 @@ def build_activity_features(raw, known_customer_ips=None, tz="UTC"):
     all_events = window_count(np.zeros(len(raw)), times, HISTORY_SECONDS * 1_000_000)
     agent_events = window_count(group_codes(agent), times, HISTORY_SECONDS * 1_000_000)
     features["user_agent_share_1h"] = agent_events / np.maximum(all_events, 1)
-    automated = agent.str.contains(AUTOMATED_AGENT) | agent.str.strip().eq("")
-    features["user_agent_automated"] = automated.to_numpy(dtype=float)
+    # Each distinct agent is matched once; the rows take their agent's result.
+    agent_codes, agents = pd.factorize(agent)
+    agents = pd.Series(agents, dtype=object)
+    automated = agents.str.contains(AUTOMATED_AGENT) | agents.str.strip().eq("")
+    features["user_agent_automated"] = automated.to_numpy(dtype=float)[agent_codes]
 
     frame = pd.DataFrame(features, index=pd.Index(ids, name="id"))
     frame = client.add_client_features(frame, raw)
