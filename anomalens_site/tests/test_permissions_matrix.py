@@ -120,6 +120,11 @@ RULES = {
     "settings/": (LOGIN, STAFF, None),
     "simulator/": (STAFF, STAFF, None),
     "simulator/runs/<int:pk>/": (STAFF, None, "simulation_run"),
+    "clients/": (LOGIN, None, None),
+    # Uploads import data: staff only. A job that does not exist still has to
+    # be refused to non-staff before the lookup answers 404.
+    "imports/": (STAFF, STAFF, None),
+    "imports/jobs/<uuid:job_id>/": (STAFF, None, None),
 }
 ADMIN_RULE = (STAFF, STAFF)
 # A body that no form or serializer accepts, so that an allowed write stops at
@@ -239,7 +244,12 @@ def route_values(route, world):
             values["object_id"] = values["id"] = instance.pk
         return values
     _read, _write, object_name = RULES[route.rule_key]
-    values = {"format": "json", "uidb64": "MQ", "token": "invalid-token"}
+    values = {
+        "format": "json",
+        "uidb64": "MQ",
+        "token": "invalid-token",
+        "job_id": "00000000-0000-4000-8000-000000000000",
+    }
     if object_name:
         values["pk"] = objects[object_name].pk
     return values
