@@ -25,8 +25,8 @@ logger = logging.getLogger(__name__)
 DEMO_SHOP = {
     "customers": 200,
     "products": 100,
-    "orders": 800,
-    "activities": 20_000,
+    "orders": 2_000,
+    "activities": 40_000,
 }
 DEMO_SEED = 42
 STORE_MODELS = (Category, Product, Customer, Order, UserActivity)
