@@ -31,7 +31,9 @@ class UserActivity(SourcedModel):
         Customer,
         null=True,
         blank=True,
-        on_delete=models.CASCADE,
+        # Deleting a customer keeps their events, now anonymous, because the
+        # detectors and past findings still read them.
+        on_delete=models.SET_NULL,
         related_name="activities",
         help_text=_("Empty for anonymous visitors."),
     )

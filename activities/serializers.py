@@ -9,6 +9,11 @@ from activities.models import ActionType, UserActivity
 from anomalens_site.filters import MAX_DATABASE_ID
 from anomalens_site.serializers import StrictFieldsMixin
 
+# Earliest event time accepted; nothing in a shop's logs predates it.
+EARLIEST_TIMESTAMP = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+# How far ahead of the server's clock an event may be, for clock skew.
+MAX_CLOCK_SKEW = datetime.timedelta(days=1)
+
 
 class UserActivitySerializer(StrictFieldsMixin, serializers.ModelSerializer):
     """One activity event.
@@ -56,12 +61,49 @@ class UserActivitySerializer(StrictFieldsMixin, serializers.ModelSerializer):
         ]
         read_only_fields = ["source"]
 
+    def validate_timestamp(self, value):
+        # Far-future or ancient times would not describe a real event, and
+        # past year 2262 they overflow the nanosecond times of pandas.
+        latest = datetime.datetime.now(datetime.UTC) + MAX_CLOCK_SKEW
+        if not EARLIEST_TIMESTAMP <= value <= latest:
+            raise ValidationError(
+                f"Invalid timestamp {value.isoformat()}: use a time from "
+                f"{EARLIEST_TIMESTAMP:%Y-%m-%d} to one day after the current time."
+            )
+        return value
+
     def validate_details(self, value):
         if not isinstance(value, dict):
             raise ValidationError(
                 f"Expected a JSON object, got {type(value).__name__} {value!r:.80}."
             )
+        path = _find_nul(value)
+        if path is not None:
+            raise ValidationError(
+                f"Invalid text at details{path}: it contains a NUL character "
+                "(\\u0000), which the database cannot store. Remove it."
+            )
         return value
+
+
+def _find_nul(value, path=""):
+    """Return the path of the first key or string in ``value`` holding a NUL, or None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        here = f"{path}[{key!r}]"
+        if isinstance(key, str) and "\x00" in key:
+            return here
+        found = _find_nul(item, here)
+        if found is not None:
+            return found
+    return None
 
 
 class SessionHistorySerializer(UserActivitySerializer):

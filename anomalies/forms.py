@@ -1,5 +1,6 @@
 """Forms of the HTML pages: finding filters, reviews, run requests and settings."""
 
+import datetime
 import zoneinfo
 
 from django import forms
@@ -69,6 +70,12 @@ class FindingFilterForm(forms.Form):
     def __init__(self, *args, detectors=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["detector"].choices = [("", _("All")), *detector_choices(detectors)]
+
+    def clean_since(self):
+        return in_utc_range(self.cleaned_data["since"])
+
+    def clean_until(self):
+        return in_utc_range(self.cleaned_data["until"])
 
     def clean(self):
         cleaned = super().clean()
@@ -231,3 +238,20 @@ class FeatureExplorerForm(forms.Form):
         max_value=50_000,
         help_text=_("Most recent rows to plot, 100 to 50,000."),
     )
+
+
+def in_utc_range(value):
+    """Return ``value`` in UTC, or raise a form error when UTC cannot hold it.
+
+    A time near year 1 or year 9999 with a zone offset can fall outside the
+    years Python's datetime holds once converted to UTC.
+    """
+    if value is None:
+        return None
+    try:
+        return value.astimezone(datetime.UTC)
+    except OverflowError:
+        raise forms.ValidationError(
+            _("Invalid time %(value)s: use a year from 2 to 9998.")
+            % {"value": value.isoformat()}
+        ) from None

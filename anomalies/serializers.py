@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from activities.models import UserActivity
+from anomalens_site.serializers import StrictFieldsMixin
 from store.models import EntityType, Order
 
 from .detectors import REGISTRY
@@ -140,7 +141,7 @@ class TrainedModelSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DetectorSettingsSerializer(serializers.ModelSerializer):
+class DetectorSettingsSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     class Meta:
         model = DetectorSettings
         fields = [*PARAMETER_FIELDS, "updated_at"]

@@ -551,3 +551,16 @@ def test_failed_deferred_import_keeps_indexes(sqlite_only, monkeypatch):
 def test_command_rejects_bad_parser_workers(workers):
     with pytest.raises(CommandError, match="--parser-workers"):
         run_import("--parser-workers", workers, FIXTURE)
+
+
+@pytest.mark.django_db
+def test_command_reports_damaged_gzip(tmp_path):
+    damaged = bytearray(gzip.compress(b"x" * 100_000))
+    # Flip bits inside the deflate stream, past the header and before the trailer.
+    for index in range(20, len(damaged) - 20, 7):
+        damaged[index] ^= 0x5A
+    path = tmp_path / "damaged.log.gz"
+    path.write_bytes(bytes(damaged))
+    with pytest.raises(CommandError, match="1 of 1 file"):
+        run_import(path)
+    assert UserActivity.objects.count() == 0

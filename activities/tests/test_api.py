@@ -78,6 +78,21 @@ def test_post_normalises_ipv6(writer_client):
         ({"action_type": "login", "customer_id": 999}, "customer_id", ["999"]),
         ({"action_type": "login", "details": [1, 2]}, "details", ["JSON object"]),
         ({"action_type": "login", "timestmp": "x"}, "timestmp", ["Unknown field"]),
+        (
+            {"action_type": "login", "timestamp": "9999-12-31T23:59:59Z"},
+            "timestamp",
+            ["9999-12-31", "1970-01-01"],
+        ),
+        (
+            {"action_type": "login", "timestamp": "1900-01-01T00:00:00Z"},
+            "timestamp",
+            ["1900-01-01"],
+        ),
+        (
+            {"action_type": "search", "details": {"query": ["ok", "a\x00b"]}},
+            "details",
+            ["details['query'][1]", "NUL"],
+        ),
     ],
 )
 def test_post_bad_event_is_400(writer_client, body, field, fragments):

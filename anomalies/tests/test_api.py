@@ -177,3 +177,9 @@ def test_model_activate_switches_back(staff_client, trained):
     old.refresh_from_db()
     assert response.status_code == 200
     assert old.is_active
+
+
+def test_settings_put_unknown_field(staff_client, db):
+    response = staff_client.put("/api/settings/", {"z_treshold": 2.0}, format="json")
+    assert response.status_code == 400
+    assert "Unknown field 'z_treshold'" in response.json()["z_treshold"][0]

@@ -771,3 +771,16 @@ def test_finding_list_one_line_singular(reader_browser, shop):
     )
     html = page_html(reader_browser.get(reverse("anomalies:finding-list")))
     assert f"order #{order.pk}, 25.00, 1 unit in 1 line by Alice Liddell" in html
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"until": "9999-12-31T23:59:59-05:00"},
+        {"since": "0001-01-01T00:00:00+14:00"},
+    ],
+)
+def test_findings_time_out_of_range_is_form_error(reader_browser, query):
+    response = reader_browser.get(reverse("anomalies:finding-list"), query)
+    assert response.status_code == 200
+    assert "Invalid time" in response.content.decode()

@@ -428,3 +428,16 @@ def test_malformed_json_is_400(writer_client):
         "/api/store/categories/", "{bad json", content_type="application/json"
     )
     assert response.status_code == 400
+
+
+def test_customer_delete_keeps_their_events(writer_client, make_customer):
+    from activities.models import UserActivity
+
+    customer = make_customer()
+    event = UserActivity.objects.create(
+        customer=customer, session_id="s1", action_type="login"
+    )
+    response = writer_client.delete(f"/api/store/customers/{customer.pk}/")
+    assert response.status_code == 204
+    event.refresh_from_db()
+    assert event.customer_id is None

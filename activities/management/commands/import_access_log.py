@@ -1,5 +1,6 @@
 """Import Apache or nginx access logs as user activity, or list and remove imports."""
 
+import zlib
 import zoneinfo
 from pathlib import Path
 
@@ -150,8 +151,9 @@ class Command(BaseCommand):
         except AlreadyImported as exc:
             self.stdout.write(self.style.WARNING(f"Skipped: {exc}"))
             return True
-        except (NothingToImport, OSError, EOFError) as exc:
-            # gzip raises OSError or EOFError on a damaged or truncated file.
+        except (NothingToImport, OSError, EOFError, zlib.error) as exc:
+            # gzip raises OSError, EOFError or zlib.error on a damaged or
+            # truncated file, depending on where the damage lies.
             self.stderr.write(self.style.ERROR(f"Not imported: {path}: {exc}"))
             return False
         self._report(result)
