@@ -152,7 +152,7 @@ def run_simulation(config, progress=None):
     writer = _Writer(config, seed, world, events, orders, items, report)
     batch = writer.write()
     finished = time.perf_counter()
-    kinds = _kind_summary(events, orders)
+    kinds = _kind_summary(events, orders, config.kinds)
     counts = {
         "categories": writer.categories_created,
         "products": world.n_products,
@@ -169,6 +169,14 @@ def run_simulation(config, progress=None):
     }
     batch.stats = {"counts": counts, "kinds": kinds, "seconds": seconds}
     batch.save(update_fields=["stats"])
+    missing = missing_kinds(kinds)
+    if missing:
+        logger.warning(
+            "Simulation batch %s injected no incident of %s: their share of the "
+            "anomaly budget is smaller than one incident",
+            batch.pk,
+            ", ".join(missing),
+        )
     logger.info(
         "Simulation batch %s finished in %.1f s: %s", batch.pk, seconds["total"], counts
     )
@@ -195,9 +203,20 @@ def _order_status(orders, end_us, rng):
     return status
 
 
-def _kind_summary(events, orders):
-    """Return {kind: {"incidents", "activities", "orders"}} for the injected kinds."""
-    summary = {}
+def missing_kinds(kinds):
+    """Return the requested kinds of a kind summary that got no incident."""
+    return [kind for kind, entry in kinds.items() if entry["incidents"] == 0]
+
+
+def _kind_summary(events, orders, requested=()):
+    """Return {kind: {"incidents", "activities", "orders"}} per requested kind.
+
+    A requested kind whose share of the anomaly budget was smaller than one
+    incident is listed with zeros, so that callers can say it is missing.
+    """
+    summary = {
+        kind: {"incidents": 0, "activities": 0, "orders": 0} for kind in requested
+    }
     for frame, column in ((events, "activities"), (orders, "orders")):
         labelled = frame[frame["kind"] >= 0]
         for code, group in labelled.groupby("kind"):

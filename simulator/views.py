@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
 from simulator.config import SimulationConfigError
+from simulator.engine import missing_kinds
 from simulator.forms import SimulationForm
 from simulator.models import AnomalyKind, SimulationRun
 from simulator.services import inline_limit, start_run
@@ -57,6 +58,10 @@ class SimulatorPageView(StaffRequiredMixin, View):
         return render(request, self.template_name, context, status=status)
 
 
+def kind_label(kind):
+    return AnomalyKind(kind).label if kind in AnomalyKind.values else kind
+
+
 class RunPageView(StaffRequiredMixin, View):
     def get(self, request, pk):
         run = get_object_or_404(SimulationRun, pk=pk)
@@ -72,8 +77,11 @@ class RunPageView(StaffRequiredMixin, View):
             "percent": round(run.progress * 100),
             "counts": run.result.get("counts", {}),
             "kinds": {
-                AnomalyKind(kind).label if kind in AnomalyKind.values else kind: entry
+                kind_label(kind): entry
                 for kind, entry in run.result.get("kinds", {}).items()
             },
+            "missing_kinds": [
+                kind_label(kind) for kind in missing_kinds(run.result.get("kinds", {}))
+            ],
         }
         return render(request, "simulator/run.html", context)

@@ -5,6 +5,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -514,7 +515,10 @@ def test_run_form_queues_runs(staff_browser, staff_user, shop):
     assert {run.parameters["z_threshold"] for run in runs} == {2.5}
     assert {run.requested_by_id for run in runs} == {staff_user.pk}
     assert all(run.task_id for run in runs)
-    assert OrmQ.objects.count() - queued_before == 4
+    if "orm" in settings.Q_CLUSTER:
+        # With Redis as the broker the tasks queue there, where a worker of
+        # another test may take them at any moment; the task ids show that.
+        assert OrmQ.objects.count() - queued_before == 4
 
 
 def test_run_form_single_run_opens_it(staff_browser, shop):

@@ -63,3 +63,15 @@ def test_command_rejects_bad_input(db, args, option):
     with pytest.raises(CommandError, match=option):
         call_command("simulate", *args, stdout=StringIO())
     assert Customer.objects.count() == 0
+
+
+def test_command_warns_about_kinds_without_incident(db):
+    out = StringIO()
+    # 1,500 events at 2 % leave 30 anomalous events, fewer than one scraper
+    # incident needs.
+    small = [*SMALL]
+    small[small.index("--activity-anomaly-rate") + 1] = "0.02"
+    kinds = "scraper,burst,total_mismatch"
+    call_command("simulate", *small, "--kinds", kinds, stdout=out)
+    warning = out.getvalue().rsplit("No incident of ", 1)[-1]
+    assert "scraper" in warning.split(":")[0]

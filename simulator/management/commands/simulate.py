@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from simulator.config import ALL_KINDS, SimulationConfig, SimulationConfigError
-from simulator.engine import reset_simulated_data, run_simulation
+from simulator.engine import missing_kinds, reset_simulated_data, run_simulation
 
 logger = logging.getLogger(__name__)
 DEFAULTS = SimulationConfig.__dataclass_fields__
@@ -143,6 +143,15 @@ class Command(BaseCommand):
             write(
                 f"  {kind:<22} {entry['incidents']:>10,} {entry['activities']:>11,} "
                 f"{entry['orders']:>8,}"
+            )
+        missing = missing_kinds(result.kinds)
+        if missing:
+            write(
+                self.style.WARNING(
+                    f"No incident of {', '.join(missing)}: their share of the "
+                    "anomaly budget is smaller than one incident. Raise "
+                    "--activities, --orders or the anomaly rates, or narrow --kinds."
+                )
             )
 
 
