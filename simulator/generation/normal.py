@@ -22,7 +22,7 @@ TYPO_RATE = 0.03
 MOBILE_RATE = 0.3
 ANONYMOUS_RATE = 0.35
 TERMS_PER_CATEGORY = 5
-# Least time between the starts of one customer's purchase sessions when they
+# Minimum time between the starts of one customer's purchase sessions when they
 # cannot fall on different days. People seldom order twice within hours; many
 # orders minutes apart is card testing.
 MIN_ORDER_GAP_US = 3 * US_PER_HOUR
