@@ -76,7 +76,17 @@ def save_model(detector, entity_type, training_rows, window, run=None):
         is_active=True,
         run=run,
     )
-    record.file.save(f"{uuid.uuid4().hex}.joblib", ContentFile(data), save=False)
+    filename = f"{uuid.uuid4().hex}.joblib"
+    name = record.file.field.generate_filename(record, filename)
+    try:
+        record.file.save(filename, ContentFile(data), save=False)
+    except Exception:
+        # The file system storage leaves what it wrote when a write fails part
+        # way (a full disk), so remove the partial file before re-raising.
+        logger.exception("Writing model file %s failed", name)
+        if record.file.storage.exists(name):
+            record.file.storage.delete(name)
+        raise
     try:
         with transaction.atomic():
             TrainedModel.objects.filter(
@@ -153,7 +163,14 @@ def load_model(record):
             f"{label}: file checksum does not match the one recorded when it was "
             "saved, so it is not loaded; retrain the detector."
         )
-    detector = joblib.load(io.BytesIO(data))
+    try:
+        detector = joblib.load(io.BytesIO(data))
+    except Exception as exc:
+        # The checksum matched, so the file is the one saved, but this installation
+        # cannot read it back (for example, another numpy or joblib version).
+        raise ModelLoadError(
+            f"{label}: file cannot be read ({type(exc).__name__}: {exc}); retrain."
+        ) from exc
     if getattr(detector, "name", None) != record.detector:
         raise ModelLoadError(f"{label}: file holds another detector; retrain.")
     return detector
