@@ -96,11 +96,11 @@ def test_detector_rejects_too_few_rows(name):
 
 @pytest.mark.parametrize("robust", [False, True])
 def test_zscore_constant_column_flags_change(robust):
-    train = normal_frame("order")
-    train["total_to_items_ratio"] = 1.0
+    train = normal_frame("activity")
+    train["user_agent_automated"] = 0.0
     detector = ZScoreDetector(z_threshold=3.0, robust=robust).fit(train)
     frame = train.iloc[:3].copy()
-    frame.iloc[1, frame.columns.get_loc("total_to_items_ratio")] = 1.5
+    frame.iloc[1, frame.columns.get_loc("user_agent_automated")] = 1.0
     scores = detector.score(frame)
     assert scores["is_anomaly"].tolist() == [False, True, False]
     assert np.isfinite(scores["raw_score"]).all()
