@@ -194,7 +194,7 @@ def import_access_log(
             result.write_seconds = writer.seconds
             if result.imported == 0:
                 raise NothingToImport(
-                    f"{path}: none of its {result.lines_read} lines is an access-log "
+                    f"none of its {result.lines_read} lines is an access-log "
                     "line in common or combined format; nothing was imported."
                 )
             result.sessions = tracker.session_count
