@@ -36,6 +36,7 @@ PY := $(VENV)/bin/python
 
 run: $(VENV)/.installed-runtime
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v0
 	@$(PY) -m anomalens_site.create_admin
 	@$(FIRST_START)
 	@echo "Starting the web server on http://$(ADDRESS)/ and the background worker."
