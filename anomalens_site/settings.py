@@ -295,6 +295,18 @@ Q_WORKERS = int(os.environ.get("ANOMALENS_Q_WORKERS", "1"))
 # Default: 3600. The retry period is set longer, so a task is never started
 # twice while its first attempt is still running.
 TASK_TIMEOUT = int(os.environ.get("ANOMALENS_TASK_TIMEOUT", "3600"))
+# ANOMALENS_HEARTBEAT_SECONDS: seconds between the heartbeats a running
+# training or detection run writes. Default: 30.
+HEARTBEAT_SECONDS = float(os.environ.get("ANOMALENS_HEARTBEAT_SECONDS", "30"))
+# ANOMALENS_STALE_RUN_SECONDS: a running run without a heartbeat for this many
+# seconds has lost its worker (killed) and is marked failed. Default: 300.
+STALE_RUN_SECONDS = float(os.environ.get("ANOMALENS_STALE_RUN_SECONDS", "300"))
+if not 0 < HEARTBEAT_SECONDS < STALE_RUN_SECONDS / 2:
+    raise ImproperlyConfigured(
+        f"ANOMALENS_HEARTBEAT_SECONDS={HEARTBEAT_SECONDS:g} with "
+        f"ANOMALENS_STALE_RUN_SECONDS={STALE_RUN_SECONDS:g} would fail runs that "
+        "are still alive: keep the heartbeat above 0 and under half the stale age."
+    )
 Q_CLUSTER = {
     "name": "anomalens",
     "workers": Q_WORKERS,

@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Q
@@ -38,10 +39,6 @@ PARAMETER_FIELDS = [
     "dbscan_min_samples",
     "dbscan_max_train_rows",
 ]
-# Seconds between heartbeats of a running run.
-HEARTBEAT_SECONDS = 30
-# A running run without a heartbeat for this many seconds has lost its worker.
-STALE_RUN_SECONDS = 300
 # Rows scored per step of a detection run; progress is reported per step.
 SCORING_CHUNK_ROWS = 50_000
 
@@ -331,12 +328,15 @@ def mark_failed(run_id, reason):
     ).update(status=Run.Status.FAILED, error=reason, finished_at=now, heartbeat_at=now)
 
 
-def fail_stale_runs(max_age=STALE_RUN_SECONDS):
+def fail_stale_runs(max_age=None):
     """Mark running runs without a heartbeat for ``max_age`` seconds as failed.
 
     A run stays "running" when its worker was killed; this is how it ends.
-    ``max_age`` may be a number of seconds or a timedelta. Returns the count.
+    ``max_age`` may be a number of seconds or a timedelta; None means the
+    STALE_RUN_SECONDS setting. Returns the count.
     """
+    if max_age is None:
+        max_age = settings.STALE_RUN_SECONDS
     if not isinstance(max_age, datetime.timedelta):
         max_age = datetime.timedelta(seconds=max_age)
     now = timezone.now()
@@ -349,7 +349,7 @@ def fail_stale_runs(max_age=STALE_RUN_SECONDS):
         status=Run.Status.FAILED,
         error=(
             f"The worker stopped sending heartbeats for more than "
-            f"{int(max_age.total_seconds())} s (killed or timed out); start the run "
+            f"{max_age.total_seconds():g} s (killed or timed out); start the run "
             "again."
         ),
         finished_at=now,
@@ -362,10 +362,10 @@ def fail_stale_runs(max_age=STALE_RUN_SECONDS):
 class _Heartbeat(threading.Thread):
     """Refresh a run's heartbeat while a long step (such as a fit) runs."""
 
-    def __init__(self, run_id, interval=HEARTBEAT_SECONDS):
+    def __init__(self, run_id, interval=None):
         super().__init__(daemon=True, name=f"heartbeat-run-{run_id}")
         self.run_id = run_id
-        self.interval = interval
+        self.interval = settings.HEARTBEAT_SECONDS if interval is None else interval
         self.stopped = threading.Event()
 
     def run(self):

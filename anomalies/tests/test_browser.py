@@ -14,16 +14,11 @@ that executable (or without Playwright) the tests skip with the reason.
 # ruff: noqa: F811  (pytest fixtures imported by name are redefined as arguments)
 
 import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from anomalies.models import Finding, Run
 from anomalies.tests.pages_data import (  # noqa: F401
@@ -31,6 +26,7 @@ from anomalies.tests.pages_data import (  # noqa: F401
     fast_password_hasher,
     shop,
 )
+from anomalies.tests.qcluster import qcluster
 from simulator.models import SimulationRun
 
 # Playwright's sync API runs an asyncio event loop in this thread, and Django
@@ -167,62 +163,15 @@ def walk(browser, live_server):
     assert outside == []
 
 
-def worker_database_url():
-    """Return a DATABASE_URL naming the test database this process uses."""
-    database = connection.settings_dict
-    name = str(database["NAME"])
-    if database["ENGINE"] == "django.db.backends.sqlite3":
-        if name == ":memory:" or name.startswith("file:"):
-            pytest.skip("The worker cannot share an in-memory SQLite test database.")
-        return f"sqlite:///{name}"
-    if database["ENGINE"] == "django.db.backends.postgresql":
-        user = quote(database.get("USER") or "", safe="")
-        password = quote(database.get("PASSWORD") or "", safe="")
-        login = ""
-        if user:
-            login = f"{user}:{password}@" if password else f"{user}@"
-        host = database.get("HOST") or "127.0.0.1"
-        port = database.get("PORT") or 5432
-        return f"postgres://{login}{host}:{port}/{quote(name, safe='')}"
-    pytest.skip(f"No worker database URL for engine {database['ENGINE']}.")
-
-
 @pytest.fixture
-def worker(live_server, settings, tmp_path):
+def worker(live_server, tmp_path):
     """Run ``manage.py qcluster`` on the live server's test database; stop it after.
 
-    The worker runs in its own process group, so that stopping it also stops
-    the processes the cluster forks. Returns a function that reads its log.
+    Returns a function that reads the worker's log.
     """
     log_path = tmp_path / "qcluster.log"
-    environment = {
-        **os.environ,
-        "DATABASE_URL": worker_database_url(),
-        "ANOMALENS_MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "ANOMALENS_VAR_DIR": str(tmp_path / "var"),
-        "ANOMALENS_Q_WORKERS": "1",
-        "ANOMALENS_TASK_TIMEOUT": str(WORKER_WAIT_SECONDS),
-    }
-    # NOTE: with REDIS_URL set, the worker and this process share that Redis
-    # queue with any other test process running at the same time.
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"],
-            cwd=settings.BASE_DIR,
-            env=environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    yield lambda: log_path.read_text(errors="replace")[-4000:]
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-    except ProcessLookupError:
-        pass
+    with qcluster(log_path, tmp_path / "var", timeout=WORKER_WAIT_SECONDS):
+        yield lambda: log_path.read_text(errors="replace")[-4000:]
 
 
 def wait_until(condition, what, worker_log):
