@@ -442,8 +442,8 @@ def _train(run):
     """Fit the run's detector on a uniform random sample of the rows read.
 
     Features are computed on whole slices with their history, so sampling
-    changes no feature value; only the sampled rows of each slice are kept,
-    which bounds memory by ``max_train_rows`` whatever the number of rows.
+    changes no feature value. Only the sampled rows of each slice are kept,
+    so memory follows ``max_train_rows`` rather than the number of rows read.
     """
     parameters = run.parameters
     chunks = FeatureChunks(run.entity_type, limit=parameters["limit"])
@@ -544,9 +544,9 @@ def _detect(run):
     """Score the rows slice by slice; store the findings and the metrics at the end.
 
     Memory depends on the slice size, because each slice's features are
-    dropped once scored. Only the scores (for the metrics) and the flagged
-    rows' findings, with serialised explanations, are kept until the single
-    transaction that stores them with the final status.
+    dropped once scored. The scores for the metrics stay in memory as 17 bytes
+    a row. The flagged rows' findings wait in a temporary file until the
+    single transaction that stores them with the final status.
     """
     parameters = run.parameters
     record = storage.active_model(run.detector, run.entity_type)
@@ -561,7 +561,7 @@ def _detect(run):
             f"No {run.entity_type} rows to score: load or simulate data first."
         )
     now = timezone.now()
-    kept = {"id": [], "raw_score": [], "score": [], "is_anomaly": []}
+    scored = {"id": [], "raw_score": [], "score": [], "is_anomaly": []}
     found, done = 0, 0
     # Flagged rows wait in a temporary file, so memory holds one slice of them.
     with tempfile.TemporaryFile(prefix="anomalens-findings-") as spill:
@@ -581,15 +581,15 @@ def _detect(run):
                 found += len(rows)
                 del rows
             # Scores for the metrics: 17 bytes a row.
-            kept["id"].append(scores.index.to_numpy(dtype=np.int64))
-            kept["raw_score"].append(scores["raw_score"].to_numpy(dtype=np.float32))
-            kept["score"].append(scores["score"].to_numpy(dtype=np.float32))
-            kept["is_anomaly"].append(flagged)
+            scored["id"].append(scores.index.to_numpy(dtype=np.int64))
+            scored["raw_score"].append(scores["raw_score"].to_numpy(dtype=np.float32))
+            scored["score"].append(scores["score"].to_numpy(dtype=np.float32))
+            scored["is_anomaly"].append(flagged)
             done += len(features)
             del features, times, scores
             _report(run, 0.1 + 0.8 * done / total, done)
-        metrics = _metrics(run.entity_type, kept) if done else {}
-        del kept
+        metrics = _metrics(run.entity_type, scored) if done else {}
+        del scored
         _report(run, 0.9)
 
         # Findings and the final status land together, or not at all.
@@ -616,11 +616,11 @@ def _detect(run):
     )
 
 
-def _metrics(entity_type, kept):
-    """Return the run metrics of the scores kept slice by slice."""
-    ids = np.concatenate(kept.pop("id"))
-    columns = {name: np.concatenate(parts) for name, parts in kept.items()}
-    kept.clear()
+def _metrics(entity_type, scored):
+    """Return the run metrics of the scores collected slice by slice."""
+    ids = np.concatenate(scored.pop("id"))
+    columns = {name: np.concatenate(parts) for name, parts in scored.items()}
+    scored.clear()
     scores = pd.DataFrame(columns, index=pd.Index(ids, name="id"))
     return evaluation.metrics_for_run(entity_type, scores)
 

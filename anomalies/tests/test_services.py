@@ -278,10 +278,14 @@ def test_training_sample_draws_exact_count(total, size, slices):
     assert drawn == min(total, size)
 
 
-def test_training_sample_positions_sorted_and_in_slice():
-    sampler = services.TrainingSample(1000, 300, seed=1)
-    positions = sampler.positions(500)
-    assert np.all(np.diff(positions) > 0) and positions.max() < 500
+def test_training_sample_positions_sorted():
+    positions = services.TrainingSample(1000, 300, seed=1).positions(500)
+    assert np.all(np.diff(positions) > 0)
+
+
+def test_training_sample_positions_within_slice():
+    positions = services.TrainingSample(1000, 300, seed=1).positions(500)
+    assert positions.max() < 500
 
 
 def test_training_sample_is_uniform_across_slices():
