@@ -186,6 +186,7 @@ class DetectorSettingsForm(forms.ModelForm):
         model = DetectorSettings
         fields = [
             "limit",
+            "max_train_rows",
             "z_threshold",
             "zscore_robust",
             "iforest_n_estimators",
@@ -196,6 +197,7 @@ class DetectorSettingsForm(forms.ModelForm):
         ]
         labels = {
             "limit": _("Rows"),
+            "max_train_rows": _("Training sample (rows)"),
             "z_threshold": _("Z-score threshold"),
             "zscore_robust": _("Robust Z-score (median and MAD)"),
             "iforest_n_estimators": _("Isolation Forest trees"),

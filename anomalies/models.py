@@ -24,6 +24,14 @@ class DetectorSettings(models.Model):
         validators=[MinValueValidator(10), MaxValueValidator(50_000_000)],
         help_text=_("Most recent rows read for training and detection."),
     )
+    max_train_rows = models.PositiveIntegerField(
+        default=500_000,
+        validators=[MinValueValidator(100), MaxValueValidator(5_000_000)],
+        help_text=_(
+            "Most rows a model is fitted on: a random sample of the rows read, "
+            "which bounds the memory of training."
+        ),
+    )
     z_threshold = models.FloatField(
         default=3.0,
         validators=[MinValueValidator(0.5), MaxValueValidator(50.0)],

@@ -10,6 +10,8 @@ sending heartbeats as failed.
 import datetime
 import json
 import logging
+import pickle
+import tempfile
 import threading
 import time
 
@@ -31,6 +33,7 @@ logger = logging.getLogger(__name__)
 # DetectorSettings fields a request may override.
 PARAMETER_FIELDS = [
     "limit",
+    "max_train_rows",
     "z_threshold",
     "zscore_robust",
     "iforest_n_estimators",
@@ -41,6 +44,8 @@ PARAMETER_FIELDS = [
 ]
 # Rows scored per step of a detection run; progress is reported per step.
 SCORING_CHUNK_ROWS = 50_000
+# Seed of the random sample a model is fitted on, so that training repeats.
+TRAIN_SAMPLE_SEED = 20_240_601
 
 
 def resolve_parameters(parameters=None):
@@ -434,6 +439,12 @@ def _reason(exc):
 
 
 def _train(run):
+    """Fit the run's detector on a uniform random sample of the rows read.
+
+    Features are computed on whole slices with their history, so sampling
+    changes no feature value. Only the sampled rows of each slice are kept,
+    so memory follows ``max_train_rows`` rather than the number of rows read.
+    """
     parameters = run.parameters
     chunks = FeatureChunks(run.entity_type, limit=parameters["limit"])
     total = len(chunks)
@@ -442,24 +453,35 @@ def _train(run):
             f"No {run.entity_type} rows to train on: load or simulate data first."
         )
 
-    # Features are read slice by slice, which keeps only one slice's raw rows.
-    parts, done = [], 0
-    for frame in chunks:
-        parts.append(frame)
-        done += len(frame)
+    sampler = TrainingSample(total, parameters["max_train_rows"])
+    parts, done, first, last = [], 0, None, None
+    for features, times in chunks:
+        if len(times):
+            first = times.min() if first is None else min(first, times.min())
+            last = times.max() if last is None else max(last, times.max())
+        parts.append(features.iloc[sampler.positions(len(features))])
+        done += len(features)
+        del features, times
         _report(run, 0.3 * done / total, rows=done)
-    features = pd.concat([part.features for part in parts])
-    times = pd.concat([part.times for part in parts])
+    features = pd.concat(parts)
     del parts
     if features.empty:
         raise DetectorError(
             f"No {run.entity_type} rows to train on: load or simulate data first."
         )
+    logger.info(
+        "Run %s fits %s on %d of %d %s rows",
+        run.pk,
+        run.detector,
+        len(features),
+        done,
+        run.entity_type,
+    )
 
     detector = get_detector_class(run.detector).from_settings(parameters)
     detector.fit(features)
     _report(run, 0.8)
-    window = (times.min().to_pydatetime(), times.max().to_pydatetime())
+    window = (first.to_pydatetime(), last.to_pydatetime())
     record = storage.save_model(
         detector, run.entity_type, training_rows=len(features), window=window, run=run
     )
@@ -471,6 +493,39 @@ def _train(run):
         finished_at=timezone.now(),
         heartbeat_at=timezone.now(),
     )
+
+
+class TrainingSample:
+    """Draw a uniform random sample of at most ``size`` rows, one slice at a time.
+
+    Each slice gets a hypergeometric share of the rows still to draw, which
+    makes the sample uniform over all ``total`` rows, and exactly
+    ``min(size, total)`` rows long when the slices add up to ``total``.
+    """
+
+    def __init__(self, total, size, seed=TRAIN_SAMPLE_SEED):
+        self.remaining_rows = int(total)
+        self.remaining_draws = min(int(size), int(total))
+        self.rng = np.random.default_rng(seed)
+
+    def positions(self, rows):
+        """Return the sorted positions to keep from the next slice of ``rows`` rows."""
+        if rows <= 0 or self.remaining_draws <= 0:
+            self.remaining_rows -= max(rows, 0)
+            return np.empty(0, dtype=np.int64)
+        # Rows added since the count was taken can make a slice exceed the rest.
+        pool = max(self.remaining_rows, rows)
+        if self.remaining_draws >= pool:
+            draws = rows
+        else:
+            draws = int(
+                self.rng.hypergeometric(rows, pool - rows, self.remaining_draws)
+            )
+        self.remaining_rows = pool - rows
+        self.remaining_draws -= draws
+        if draws == rows:
+            return np.arange(rows, dtype=np.int64)
+        return np.sort(self.rng.choice(rows, size=draws, replace=False))
 
 
 def score_features(detector, features, on_progress=None):
@@ -489,9 +544,9 @@ def _detect(run):
     """Score the rows slice by slice; store the findings and the metrics at the end.
 
     Memory depends on the slice size, because each slice's features are
-    dropped once scored. Only the scores (for the metrics) and the flagged
-    rows' findings, with serialised explanations, are kept until the single
-    transaction that stores them with the final status.
+    dropped once scored. The scores for the metrics stay in memory as 17 bytes
+    a row. The flagged rows' findings wait in a temporary file until the
+    single transaction that stores them with the final status.
     """
     parameters = run.parameters
     record = storage.active_model(run.detector, run.entity_type)
@@ -506,13 +561,15 @@ def _detect(run):
             f"No {run.entity_type} rows to score: load or simulate data first."
         )
     now = timezone.now()
-    all_scores, findings, done = [], [], 0
-    for features, times in chunks:
-        scores = score_features(detector, features)
-        flagged = scores["is_anomaly"].to_numpy(dtype=bool)
-        if flagged.any():
-            findings.append(
-                _finding_rows(
+    scored = {"id": [], "raw_score": [], "score": [], "is_anomaly": []}
+    found, done = 0, 0
+    # Flagged rows wait in a temporary file, so memory holds one slice of them.
+    with tempfile.TemporaryFile(prefix="anomalens-findings-") as spill:
+        for features, times in chunks:
+            scores = score_features(detector, features)
+            flagged = scores["is_anomaly"].to_numpy(dtype=bool)
+            if flagged.any():
+                rows = _finding_rows(
                     run,
                     detector,
                     features[flagged],
@@ -520,30 +577,35 @@ def _detect(run):
                     scores[flagged],
                     now,
                 )
-            )
-        all_scores.append(scores[["raw_score", "score", "is_anomaly"]])
-        done += len(features)
-        del features, times, scores
-        _report(run, 0.1 + 0.8 * done / total, done)
-    scores = pd.concat(all_scores) if all_scores else pd.DataFrame()
-    del all_scores
-    metrics = evaluation.metrics_for_run(run.entity_type, scores) if done else {}
-    found = sum(len(rows) for rows in findings)
-    _report(run, 0.9)
+                pickle.dump(rows, spill, protocol=pickle.HIGHEST_PROTOCOL)
+                found += len(rows)
+                del rows
+            # Scores for the metrics: 17 bytes a row.
+            scored["id"].append(scores.index.to_numpy(dtype=np.int64))
+            scored["raw_score"].append(scores["raw_score"].to_numpy(dtype=np.float32))
+            scored["score"].append(scores["score"].to_numpy(dtype=np.float32))
+            scored["is_anomaly"].append(flagged)
+            done += len(features)
+            del features, times, scores
+            _report(run, 0.1 + 0.8 * done / total, done)
+        metrics = _metrics(run.entity_type, scored) if done else {}
+        del scored
+        _report(run, 0.9)
 
-    # Findings and the final status land together, or not at all.
-    with transaction.atomic():
-        for rows in findings:
-            storage.insert_findings(rows)
-        Run.objects.filter(pk=run.pk).update(
-            status=Run.Status.SUCCEEDED,
-            progress=1.0,
-            rows_processed=done,
-            anomalies_found=found,
-            metrics=metrics,
-            finished_at=timezone.now(),
-            heartbeat_at=timezone.now(),
-        )
+        # Findings and the final status land together, or not at all.
+        spill.seek(0)
+        with transaction.atomic():
+            for rows in _spilled(spill):
+                storage.insert_findings(rows)
+            Run.objects.filter(pk=run.pk).update(
+                status=Run.Status.SUCCEEDED,
+                progress=1.0,
+                rows_processed=done,
+                anomalies_found=found,
+                metrics=metrics,
+                finished_at=timezone.now(),
+                heartbeat_at=timezone.now(),
+            )
     logger.info(
         "Run %s scored %d %s rows with %s and stored %d findings",
         run.pk,
@@ -552,6 +614,24 @@ def _detect(run):
         run.detector,
         found,
     )
+
+
+def _metrics(entity_type, scored):
+    """Return the run metrics of the scores collected slice by slice."""
+    ids = np.concatenate(scored.pop("id"))
+    columns = {name: np.concatenate(parts) for name, parts in scored.items()}
+    scored.clear()
+    scores = pd.DataFrame(columns, index=pd.Index(ids, name="id"))
+    return evaluation.metrics_for_run(entity_type, scores)
+
+
+def _spilled(spill):
+    """Yield the lists of finding rows pickled one after another into ``spill``."""
+    while True:
+        try:
+            yield pickle.load(spill)
+        except EOFError:
+            return
 
 
 def _finding_rows(run, detector, features, times, scores, now):

@@ -255,7 +255,9 @@ def _select(queryset, columns_sql, names):
     head = base_sql.index(" FROM ")
     sql = f"SELECT {columns_sql}{base_sql[head:]}"
     parts = []
-    with connection.cursor() as cursor:
+    # A server-side cursor on PostgreSQL: the client holds one batch, not the
+    # whole result, which for 10 million keys would take about 1 GB.
+    with connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
         while rows := cursor.fetchmany(READ_BATCH_ROWS):
             parts.append(_activity_part(rows, names))

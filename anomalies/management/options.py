@@ -12,6 +12,7 @@ from ..detectors import REGISTRY
 # Option name: DetectorSettings field it overrides.
 PARAMETER_OPTIONS = {
     "limit": "limit",
+    "max_train_rows": "max_train_rows",
     "z_threshold": "z_threshold",
     "zscore_robust": "zscore_robust",
     "iforest_n_estimators": "iforest_n_estimators",
@@ -42,6 +43,12 @@ def add_selection_arguments(parser):
 
 
 def add_parameter_arguments(parser):
+    parser.add_argument(
+        "--max-train-rows",
+        type=int,
+        help="Most rows a model is fitted on, sampled at random from the rows read "
+        "(default: the detector settings).",
+    )
     parser.add_argument("--z-threshold", type=float, help="|z| that flags a row.")
     parser.add_argument(
         "--zscore-robust",

@@ -70,6 +70,7 @@ def test_detect_background_answers_202(staff_client, trained, monkeypatch):
         ({"entity_type": "users"}, "entity_type"),
         ({"algorithms": ["kmeans"]}, "algorithms"),
         ({"limit": -5}, "limit"),
+        ({"max_train_rows": 10}, "max_train_rows"),
         ({"z_threshold": "high"}, "z_threshold"),
         ({"dbscan_min_samples": 1}, "dbscan_min_samples"),
         ({"turbo": True}, "turbo"),

@@ -50,6 +50,7 @@ def test_evaluate_prints_per_kind(trained):
         (["--algorithms", "kmeans"], "--algorithms"),
         (["--z-threshold", "0"], "--z-threshold"),
         (["--limit", "3"], "--limit"),
+        (["--max-train-rows", "99"], "--max-train-rows"),
     ],
 )
 def test_train_bad_option(db, arguments, message):

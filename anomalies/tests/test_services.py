@@ -1,11 +1,15 @@
 import datetime
 
+import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
+from django.db.models import Max, Min
 from django.utils import timezone
 from django_q.conf import Conf
 from django_q.models import Task
 
+from activities.models import UserActivity
+from anomalies import features as feature_module
 from anomalies import services
 from anomalies.models import Finding, Run, TrainedModel
 
@@ -91,6 +95,8 @@ def test_detection_before_training_rejected_without_run(shop):
         ({"parameters": {"limit": "many"}}, "limit"),
         ({"parameters": {"iforest_contamination": 0.9}}, "iforest_contamination"),
         ({"parameters": {"dbscan_eps": -1}}, "dbscan_eps"),
+        ({"parameters": {"max_train_rows": 99}}, "max_train_rows"),
+        ({"parameters": {"max_train_rows": 5_000_001}}, "max_train_rows"),
         ({"parameters": {"speed": 3}}, "speed"),
     ],
 )
@@ -219,3 +225,72 @@ def test_task_hook_fails_run_on_task_error(db):
     run.refresh_from_db()
     assert run.status == "failed"
     assert "timed out" in run.error
+
+
+@pytest.fixture
+def sampled(shop, monkeypatch):
+    monkeypatch.setattr(feature_module, "CHUNK_ROWS", 37)
+    training = services.start_runs(
+        "train",
+        ["activity"],
+        ["isolation_forest"],
+        parameters={"iforest_n_estimators": 20, "max_train_rows": 100},
+        background=False,
+    )
+    detection = services.start_runs(
+        "detect", ["activity"], ["isolation_forest"], background=False
+    )
+    return training[0], detection[0]
+
+
+def test_training_sample_bounds_model_rows(sampled):
+    training, _detection = sampled
+    assert training.trained_model.training_rows == 100
+
+
+def test_training_sample_recorded_on_run(sampled):
+    training, _detection = sampled
+    assert training.rows_processed == 100
+
+
+def test_detection_after_sampled_training_scores_every_row(sampled):
+    _training, detection = sampled
+    assert (detection.status, detection.rows_processed) == ("succeeded", 308)
+
+
+def test_training_sample_keeps_whole_window(sampled):
+    training, _detection = sampled
+    model = training.trained_model
+    span = UserActivity.objects.aggregate(Min("timestamp"), Max("timestamp"))
+    assert (model.window_start, model.window_end) == (
+        span["timestamp__min"],
+        span["timestamp__max"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("total", "size", "slices"),
+    [(1000, 100, [250, 250, 250, 250]), (1000, 5000, [600, 400]), (7, 3, [1] * 7)],
+)
+def test_training_sample_draws_exact_count(total, size, slices):
+    sampler = services.TrainingSample(total, size, seed=1)
+    drawn = sum(len(sampler.positions(rows)) for rows in slices)
+    assert drawn == min(total, size)
+
+
+def test_training_sample_positions_sorted():
+    positions = services.TrainingSample(1000, 300, seed=1).positions(500)
+    assert np.all(np.diff(positions) > 0)
+
+
+def test_training_sample_positions_within_slice():
+    positions = services.TrainingSample(1000, 300, seed=1).positions(500)
+    assert positions.max() < 500
+
+
+def test_training_sample_is_uniform_across_slices():
+    counts = [
+        len(services.TrainingSample(10_000, 1_000, seed=seed).positions(2_000))
+        for seed in range(200)
+    ]
+    assert abs(np.mean(counts) - 200) < 5

@@ -697,6 +697,7 @@ def test_settings_reader_sees_values_only(reader_browser):
 def test_settings_staff_saves(staff_browser):
     form = {
         "limit": "5000",
+        "max_train_rows": "200000",
         "z_threshold": "3.5",
         "iforest_n_estimators": "100",
         "iforest_contamination": "0.02",
@@ -709,6 +710,7 @@ def test_settings_staff_saves(staff_browser):
     assert response.status_code == 302
     assert stored.z_threshold == 3.5
     assert stored.dbscan_min_samples == 7
+    assert stored.max_train_rows == 200_000
 
 
 def test_settings_staff_invalid_value_names_field(staff_browser):
@@ -717,6 +719,7 @@ def test_settings_staff_invalid_value_names_field(staff_browser):
         reverse("anomalies:settings"),
         {
             "limit": "5000",
+            "max_train_rows": "200000",
             "z_threshold": "99",
             "iforest_n_estimators": "100",
             "iforest_contamination": "0.02",
