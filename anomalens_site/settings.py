@@ -50,7 +50,7 @@ if not SECRET_KEY:
 else:
     INSECURE_SECRET_KEY = False
 
-# DJANGO_ALLOWED_HOSTS: comma-separated host names the site answers to.
+# DJANGO_ALLOWED_HOSTS: comma-separated host names the site serves.
 # Default: localhost, 127.0.0.1 and [::1].
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 
@@ -128,9 +128,10 @@ except ValueError as exc:
     ) from exc
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets readers run beside one writer; the busy timeout (seconds) and
-    # IMMEDIATE transactions make the web server and a worker queue for the
-    # write lock instead of failing with "database is locked" mid-transaction.
+    # WAL lets readers run beside one writer. The busy timeout (seconds) and
+    # IMMEDIATE transactions make the web server and a worker wait in turn for
+    # the write lock, instead of failing with "database is locked" in the
+    # middle of a transaction.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 30,
