@@ -3,7 +3,7 @@
 A file is unpickled only when its SHA-256 matches the one recorded when this
 application wrote it, it was saved under the running scikit-learn version, and
 its feature list matches the current feature builder. Every other case raises
-``ModelLoadError`` with a message that says to retrain.
+``ModelLoadError`` whose message tells the user to retrain.
 """
 
 import hashlib
@@ -42,7 +42,7 @@ FINDING_BATCH_ROWS = 5_000
 
 
 class ModelLoadError(Exception):
-    """A saved model cannot be used; the message says why and to retrain."""
+    """Error for a saved model that cannot be used, with a request to retrain."""
 
 
 class NoActiveModelError(ModelLoadError):
@@ -172,7 +172,9 @@ def load_model(record):
             f"{label}: file cannot be read ({type(exc).__name__}: {exc}); retrain."
         ) from exc
     if getattr(detector, "name", None) != record.detector:
-        raise ModelLoadError(f"{label}: file holds another detector; retrain.")
+        raise ModelLoadError(
+            f"{label}: the file contains another detector. Retrain it."
+        )
     return detector
 
 

@@ -1,10 +1,10 @@
 """Run a simulation: generate the shop in memory, then write it in whole units.
 
 ``run_simulation`` is the entry point for the command, the API, the task
-queue and the first start. Generation is vectorised with numpy; rows are
-written in chunks, each one transaction holding whole sessions and whole
-incidents with their labels, so that an interrupted run never leaves part
-of an incident behind.
+queue and the first start. Generation is vectorised with numpy. Rows are
+written in chunks, and each chunk is one transaction that contains whole
+sessions and whole incidents with their labels, so an interrupted run never
+leaves part of an incident behind.
 """
 
 import dataclasses
@@ -68,7 +68,7 @@ CANCELLED_RATE = 0.04
 
 @dataclasses.dataclass
 class SimulationResult:
-    """What a run wrote: the batch, row counts, and incidents and rows per kind."""
+    """Summary of a run: the batch, row counts, and incidents and rows per kind."""
 
     batch: DataBatch
     seed: int

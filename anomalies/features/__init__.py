@@ -255,8 +255,9 @@ def _select(queryset, columns_sql, names):
     head = base_sql.index(" FROM ")
     sql = f"SELECT {columns_sql}{base_sql[head:]}"
     parts = []
-    # A server-side cursor on PostgreSQL: the client holds one batch, not the
-    # whole result, which for 10 million keys would take about 1 GB.
+    # On PostgreSQL this is a server-side cursor, so the client keeps one
+    # batch in memory instead of the whole result (an estimated 1 GB for 10
+    # million keys).
     with connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
         while rows := cursor.fetchmany(READ_BATCH_ROWS):

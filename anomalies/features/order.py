@@ -76,16 +76,17 @@ FEATURE_SPECS = {
     # the gap from flagging orders a few hours apart.
     "customer_orders_10m": FeatureSpec(direction="high", min_spread=0.5),
     "log_gap_since_previous_order": FeatureSpec(direction="low", min_spread=0.25),
-    # The log ratio below carries the mismatch with a spread floor; the plain
-    # ratio stays context, because shipping and fees put real shops' totals
-    # a little above their items and a robust spread of that flags them.
+    # The plain ratio is context only. Shipping and fees put real shops'
+    # totals a little above their items, and a robust spread of that small
+    # excess flags them. The log ratio below, with a spread floor, carries
+    # the mismatch instead.
     "total_to_items_ratio": CONTEXT,
     # A third of a decade flags about ten times the shop's usual units, so a
     # shopper buying two or three of a thing is not flagged where most buy one.
     "log_units": FeatureSpec(direction="high", min_spread=1 / 3),
     # Normal totals equal their items: a quarter decade flags x10 or /10.
     "log_total_to_items_ratio": FeatureSpec(direction="both", min_spread=0.25),
-    # A brand-new account's large first order is what stands out, so the
+    # A brand-new account's large first order is the signal, so the
     # plain total and a later order against the customer's first stay
     # context. A spread of 0.35 decades flags a total about 11 times the
     # shop's typical one.

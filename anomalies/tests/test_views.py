@@ -516,8 +516,9 @@ def test_run_form_queues_runs(staff_browser, staff_user, shop):
     assert {run.requested_by_id for run in runs} == {staff_user.pk}
     assert all(run.task_id for run in runs)
     if "orm" in settings.Q_CLUSTER:
-        # With Redis as the broker the tasks queue there, where a worker of
-        # another test may take them at any moment; the task ids show that.
+        # With Redis as the broker the tasks queue there, and a worker of
+        # another test may take them at any moment. The task ids above show
+        # that they were queued.
         assert OrmQ.objects.count() - queued_before == 4
 
 
