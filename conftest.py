@@ -1,5 +1,6 @@
 """Fixtures shared by every app's tests: users of each access level and API clients."""
 
+import os
 import uuid
 
 import pytest
@@ -25,6 +26,30 @@ def isolated_cache(settings):
     for config in caches.values():
         config["KEY_PREFIX"] = f"test-{uuid.uuid4().hex}"
     settings.CACHES = caches
+
+
+@pytest.fixture(autouse=True, scope="session")
+def isolated_task_queue(worker_id):
+    """Give this test process a task queue of its own, and delete it at the end.
+
+    django-q2 names its queue after the cluster, so with the Redis broker every
+    xdist worker, and every earlier run on the same Redis database, would share
+    one list. A worker started by a test would then take the tasks that other
+    tests queued and never ran. The name is read from ``Conf`` each time a task
+    is queued; ``anomalies/tests/qcluster.py`` passes it to the worker it starts
+    through ``ANOMALENS_TASK_QUEUE``.
+    """
+    from django_q.brokers import get_broker
+    from django_q.conf import Conf
+
+    original = Conf.CLUSTER_NAME
+    Conf.CLUSTER_NAME = f"{original}-test-{worker_id}-{os.getpid()}"
+    yield Conf.CLUSTER_NAME
+    try:
+        get_broker().delete_queue()
+    except Exception:  # noqa: BLE001 - cleanup must not hide the suite's result
+        pass
+    Conf.CLUSTER_NAME = original
 
 
 @pytest.fixture

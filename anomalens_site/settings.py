@@ -308,8 +308,12 @@ if not 0 < HEARTBEAT_SECONDS < STALE_RUN_SECONDS / 2:
         f"ANOMALENS_STALE_RUN_SECONDS={STALE_RUN_SECONDS:g} would fail runs that "
         "are still alive: keep the heartbeat above 0 and under half the stale age."
     )
+# ANOMALENS_TASK_QUEUE: name of the task queue the site and its workers share.
+# Default: anomalens. Give each site its own name when several share one Redis
+# database; the test suite gives each test process its own.
 Q_CLUSTER = {
     "name": "anomalens",
+    "cluster_name": os.environ.get("ANOMALENS_TASK_QUEUE", "anomalens"),
     "workers": Q_WORKERS,
     "timeout": TASK_TIMEOUT,
     "retry": TASK_TIMEOUT + 600,

@@ -10,6 +10,8 @@ from urllib.parse import quote
 import pytest
 from django.conf import settings
 from django.db import connection
+from django_q.brokers import get_broker
+from django_q.conf import Conf
 
 
 def worker_database_url():
@@ -54,8 +56,12 @@ def qcluster(log_path, var_dir, timeout, environment=None):
     seconds. ``environment`` adds or replaces environment variables. Yields
     the ``Popen`` of the cluster's main process.
     """
+    # Start from an empty queue: tests that ran earlier in this process queued
+    # tasks that no worker took, and this worker must not run them first.
+    get_broker().purge_queue()
     child_environment = {
         **os.environ,
+        "ANOMALENS_TASK_QUEUE": Conf.CLUSTER_NAME,
         "DATABASE_URL": worker_database_url(),
         "ANOMALENS_MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "ANOMALENS_VAR_DIR": str(var_dir),
@@ -63,8 +69,6 @@ def qcluster(log_path, var_dir, timeout, environment=None):
         "ANOMALENS_TASK_TIMEOUT": str(timeout),
         **(environment or {}),
     }
-    # NOTE: with REDIS_URL set, the worker and this process share that Redis
-    # queue with any other test process running at the same time.
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "manage.py", "qcluster"],
