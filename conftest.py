@@ -1,5 +1,6 @@
 """Fixtures shared by every app's tests: users of each access level and API clients."""
 
+import logging
 import os
 import uuid
 
@@ -30,14 +31,12 @@ def isolated_cache(settings):
 
 @pytest.fixture(autouse=True, scope="session")
 def isolated_task_queue(worker_id):
-    """Give this test process a task queue of its own, and delete it at the end.
+    """Give this test process its own task queue, and delete the queue at the end.
 
     django-q2 names its queue after the cluster, so with the Redis broker every
-    xdist worker, and every earlier run on the same Redis database, would share
-    one list. A worker started by a test would then take the tasks that other
-    tests queued and never ran. The name is read from ``Conf`` each time a task
-    is queued; ``anomalies/tests/qcluster.py`` passes it to the worker it starts
-    through ``ANOMALENS_TASK_QUEUE``.
+    xdist worker would share one list, and a worker started by one test would
+    run the tasks that other tests queued. ``anomalies/tests/qcluster.py``
+    passes the name to its worker through ``ANOMALENS_TASK_QUEUE``.
     """
     from django_q.brokers import get_broker
     from django_q.conf import Conf
@@ -45,10 +44,14 @@ def isolated_task_queue(worker_id):
     original = Conf.CLUSTER_NAME
     Conf.CLUSTER_NAME = f"{original}-test-{worker_id}-{os.getpid()}"
     yield Conf.CLUSTER_NAME
-    try:
-        get_broker().delete_queue()
-    except Exception:  # noqa: BLE001 - cleanup must not hide the suite's result
-        pass
+    # The ORM broker's queue goes with the test database; Redis keeps its lists.
+    if not Conf.ORM:
+        try:
+            get_broker().delete_queue()
+        except Exception as exc:  # noqa: BLE001 - cleanup must not hide the result
+            logging.getLogger(__name__).warning(
+                "Failed to delete the test task queue %s: %s", Conf.CLUSTER_NAME, exc
+            )
     Conf.CLUSTER_NAME = original
 
 
