@@ -618,11 +618,14 @@ def _detect(run):
 
 def _metrics(entity_type, scored):
     """Return the run metrics of the scores collected slice by slice."""
-    ids = np.concatenate(scored.pop("id"))
-    columns = {name: np.concatenate(parts) for name, parts in scored.items()}
-    scored.clear()
-    scores = pd.DataFrame(columns, index=pd.Index(ids, name="id"))
-    return evaluation.metrics_for_run(entity_type, scores)
+    columns = {name: np.concatenate(scored.pop(name)) for name in list(scored)}
+    return evaluation.metrics_for_run(
+        entity_type,
+        columns["id"],
+        columns["raw_score"],
+        columns["score"],
+        columns["is_anomaly"],
+    )
 
 
 def _spilled(spill):
