@@ -17,6 +17,8 @@ import sklearn
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
 
+from store.bulk import insert_rows
+
 from .features import feature_names
 from .models import Finding, TrainedModel
 
@@ -37,7 +39,7 @@ FINDING_COLUMNS = (
     "review_status",
     "created_at",
 )
-# Finding rows per executemany call.
+# Finding rows per COPY or executemany call.
 FINDING_BATCH_ROWS = 5_000
 
 
@@ -196,18 +198,12 @@ def adapt_times(values):
 
 
 def insert_findings(rows):
-    """Insert finding tuples (``FINDING_COLUMNS`` order) with large executemany calls.
+    """Insert finding tuples (``FINDING_COLUMNS`` order) in pages of FINDING_BATCH_ROWS.
 
     ``explanation`` is JSON text and the times come from ``adapt_times``; the
-    rows skip model instances, which cost more than the insert itself. Call it
-    inside the transaction that also marks the run finished.
+    rows skip model instances, which cost more than the insert itself. Each
+    page goes through COPY on PostgreSQL and one executemany elsewhere. Call
+    it inside the transaction that also marks the run finished.
     """
-    quote = connection.ops.quote_name
-    sql = "INSERT INTO {} ({}) VALUES ({})".format(
-        quote(Finding._meta.db_table),
-        ", ".join(quote(column) for column in FINDING_COLUMNS),
-        ", ".join(["%s"] * len(FINDING_COLUMNS)),
-    )
-    with connection.cursor() as cursor:
-        for begin in range(0, len(rows), FINDING_BATCH_ROWS):
-            cursor.executemany(sql, rows[begin : begin + FINDING_BATCH_ROWS])
+    for begin in range(0, len(rows), FINDING_BATCH_ROWS):
+        insert_rows(Finding, FINDING_COLUMNS, rows[begin : begin + FINDING_BATCH_ROWS])

@@ -10,37 +10,15 @@ from django.db import connection
 from simulator.generation import vocabulary as vocab
 from simulator.generation.incidents import KIND_CODES
 
-# The engine imports the index helpers from here; they live in store.bulk so
-# that the access-log importer shares them.
-from store.bulk import count_rows, deferred_sqlite_indexes  # noqa: F401
+# The engine imports the bulk helpers from here; they live in store.bulk so
+# that the access-log importer and the findings writer share them.
+from store.bulk import count_rows, deferred_sqlite_indexes, insert_rows  # noqa: F401
 
 logger = logging.getLogger(__name__)
 
 
 def quote(name):
     return connection.ops.quote_name(name)
-
-
-def insert_rows(model, columns, rows):
-    """Insert ``rows`` (tuples in ``columns`` order) into the model's table.
-
-    PostgreSQL takes the rows through COPY, SQLite and others through one
-    executemany; both run inside the caller's transaction.
-    """
-    if not rows:
-        return
-    table = quote(model._meta.db_table)
-    column_sql = ", ".join(quote(column) for column in columns)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({column_sql}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            placeholders = ", ".join(["%s"] * len(columns))
-            cursor.executemany(
-                f"INSERT INTO {table} ({column_sql}) VALUES ({placeholders})", rows
-            )
 
 
 def lock_and_max(model, column="id"):

@@ -14,6 +14,30 @@ def sqlite_indexes(model):
         return cursor.fetchall()
 
 
+def insert_rows(model, columns, rows):
+    """Insert ``rows`` (tuples in ``columns`` order) into the model's table.
+
+    PostgreSQL takes the rows through COPY, SQLite and others through one
+    executemany; both run inside the caller's transaction. Values are what the
+    driver accepts as query parameters.
+    """
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    column_sql = ", ".join(quote(column) for column in columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({column_sql}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            placeholders = ", ".join(["%s"] * len(columns))
+            cursor.executemany(
+                f"INSERT INTO {table} ({column_sql}) VALUES ({placeholders})", rows
+            )
+
+
 def count_rows(model):
     """Return the number of rows in the model's table."""
     with connection.cursor() as cursor:

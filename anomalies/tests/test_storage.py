@@ -1,11 +1,13 @@
 import datetime
 
+import psycopg
 import pytest
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
+from django.test.utils import CaptureQueriesContext
 
 from anomalies import storage
 from anomalies.detectors.zscore import ZScoreDetector
-from anomalies.models import TrainedModel
+from anomalies.models import Finding, Run, TrainedModel
 
 from .test_detectors import normal_frame
 
@@ -96,3 +98,71 @@ def test_failed_save_removes_file(detector, media_root, monkeypatch):
         storage.save_model(detector, "order", training_rows=400, window=WINDOW)
     files = [path for path in media_root.rglob("*") if path.is_file()]
     assert files == []
+
+
+def finding_rows(run, count):
+    """Return ``count`` finding tuples whose explanations need escaping in COPY."""
+    times = storage.adapt_times(
+        [datetime.datetime(2024, 1, 1, 12, tzinfo=datetime.UTC)] * count
+    )
+    explanation = '[{"feature": "path\\tname\\n", "note": "back\\\\slash \\u00e9"}]'
+    return [
+        (
+            run.pk,
+            "statistical_zscore",
+            "activity",
+            entity_id,
+            times[entity_id],
+            float(entity_id),
+            50.0,
+            "high",
+            explanation,
+            "new",
+            times[entity_id],
+        )
+        for entity_id in range(count)
+    ]
+
+
+@pytest.fixture
+def run(db):
+    return Run.objects.create(
+        kind="detect", detector="statistical_zscore", entity_type="activity"
+    )
+
+
+def test_insert_findings_round_trip(run):
+    storage.insert_findings(finding_rows(run, 3))
+
+    stored = list(Finding.objects.filter(run=run).order_by("entity_id"))
+    assert [finding.entity_id for finding in stored] == [0, 1, 2]
+    assert stored[0].explanation == [
+        {"feature": "path\tname\n", "note": "back\\slash \u00e9"}
+    ]
+    assert stored[2].raw_score == 2.0
+    assert stored[1].entity_time == datetime.datetime(
+        2024, 1, 1, 12, tzinfo=datetime.UTC
+    )
+
+
+def test_insert_findings_uses_fast_path(run, monkeypatch):
+    """COPY on PostgreSQL, one executemany per page elsewhere."""
+    monkeypatch.setattr(storage, "FINDING_BATCH_ROWS", 2)
+    if connection.vendor == "postgresql":
+        statements = []
+        original = psycopg.Cursor.copy
+
+        def spy(cursor, statement, *args, **kwargs):
+            statements.append(str(statement))
+            return original(cursor, statement, *args, **kwargs)
+
+        monkeypatch.setattr(psycopg.Cursor, "copy", spy)
+        storage.insert_findings(finding_rows(run, 5))
+        assert len(statements) == 3
+        assert statements[0].startswith('COPY "anomalies_finding"')
+    else:
+        with CaptureQueriesContext(connection) as queries:
+            storage.insert_findings(finding_rows(run, 5))
+        inserts = [query["sql"] for query in queries if "INSERT" in query["sql"]]
+        assert len(inserts) == 3
+        assert inserts[0].startswith("2 times: INSERT INTO")
