@@ -30,6 +30,18 @@ CHUNK_ROWS = 250_000
 CHUNK_HISTORY_SECONDS = max(activity.HISTORY_SECONDS, int(activity.MAX_GAP_SECONDS))
 # Rows fetched from the cursor and turned into a frame at a time.
 READ_BATCH_ROWS = 100_000
+# Text columns that repeat few values. The driver returns a new string object
+# for every row, so each part keeps one object per distinct value instead.
+_REPEATED_TEXT_COLUMNS = (
+    "action_type",
+    "session_id",
+    "ip_address",
+    "user_agent",
+    "attempted_email",
+    "status",
+    "path",
+    "method",
+)
 # Columns of a raw activity frame: the event's own, then the access-log
 # fields the per-client features read from its details.
 ACTIVITY_RAW_COLUMNS = [*activity.RAW_COLUMNS, *client.RAW_COLUMNS]
@@ -277,6 +289,9 @@ def _activity_part(rows, names):
         frame["timestamp"] = pd.to_datetime(
             frame["timestamp"], format="ISO8601", utc=True
         )
+    for column in _REPEATED_TEXT_COLUMNS:
+        if column in frame:
+            frame[column] = _shared_strings(frame[column])
     # Typed columns, so that a part whose values are all missing concatenates
     # without changing the dtype; the features coerce the same way.
     if "customer_id" in frame:
@@ -284,6 +299,20 @@ def _activity_part(rows, names):
         for column in ("order_total", "quantity"):
             frame[column] = pd.to_numeric(frame[column], errors="coerce")
     return frame
+
+
+def _shared_strings(values):
+    """Return ``values`` with equal strings replaced by one shared object each.
+
+    The values and missing entries stay as they were; only the number of
+    string objects drops, which on a slice of simulated events saves about a
+    third of its raw memory (an estimate from one 600,000-row slice).
+    """
+    codes, uniques = pd.factorize(values)
+    result = values.to_numpy(dtype=object, copy=True)
+    present = codes >= 0
+    result[present] = np.asarray(uniques, dtype=object)[codes[present]]
+    return pd.Series(result, index=values.index, name=values.name)
 
 
 def _load_activity(limit, start, end, history_seconds=activity.HISTORY_SECONDS):

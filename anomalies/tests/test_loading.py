@@ -3,9 +3,11 @@
 import datetime
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from anomalies import features as features_module
 from anomalies import storage
 from anomalies.features import FeatureChunks, load_features
 from anomalies.models import Finding, Run
@@ -99,3 +101,19 @@ def test_insert_findings_round_trip(shop):
     assert stored[7].explanation == explanation
     assert stored[7].created_at == when
     assert Finding.objects.filter(entity_time__gte=whole_second).count() == 1
+
+
+def test_shared_strings_keep_values_and_gaps():
+    values = pd.Series(
+        ["page_view", None, "".join(["page_", "view"]), float("nan"), "login"],
+        dtype=object,
+    )
+    assert values[0] is not values[2]
+
+    shared = features_module._shared_strings(values)
+
+    assert shared[0] is shared[2]
+    assert shared.tolist()[:3] == ["page_view", None, "page_view"]
+    assert np.isnan(shared[3])
+    assert shared[4] == "login"
+    assert shared.index.equals(values.index)
