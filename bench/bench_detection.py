@@ -241,6 +241,7 @@ def child(args):
 
 
 def anomalens_step(kind, detector, limit):
+    from activities.models import UserActivity
     from anomalies import services
 
     parameters = {"limit": limit}
@@ -249,13 +250,17 @@ def anomalens_step(kind, detector, limit):
     )
     if run.status != "succeeded":
         raise SystemExit(f"{kind} {detector} failed: {run.error}")
-    return run.rows_processed, run.anomalies_found
+    # A training run counts the rows it fitted on; the table gives rows read.
+    rows = min(limit, UserActivity.objects.count()) if kind == "train" else None
+    return rows or run.rows_processed, run.anomalies_found
 
 
 # The baseline, written plainly. Its feature computation is the project's pure
 # function; reading, fitting, scoring, explaining and writing are its own.
 
 EXPLANATION_SIZE = 5
+# The default max_train_rows of DetectorSettings.
+TRAIN_SAMPLE_ROWS = 500_000
 INSERT_FINDING = (
     "INSERT INTO anomalies_finding (run_id, detector, entity_type, entity_id, "
     "entity_time, raw_score, score, severity, explanation, review_status, "
@@ -290,19 +295,23 @@ def baseline_step(kind, detector, limit, media, args):
     model_path = media / f"baseline-{detector}.joblib"
 
     if kind == "train":
+        # Fit on a uniform sample as large as the one AnomaLens fits on.
+        rows_read = len(X)
+        size = min(len(X), TRAIN_SAMPLE_ROWS)
+        X = X[np.sort(np.random.default_rng(0).choice(len(X), size, replace=False))]
         model = {"names": list(features.columns)}
         model["centre"] = np.median(X, axis=0)
         q25, q75 = np.percentile(X, [25, 75], axis=0)
         spread = (q75 - q25) / 1.349
         model["spread"] = np.where(spread > 0, spread, 1e-6)
         model["low"], model["high"] = np.percentile(X, [5, 95], axis=0)
-        model.update(baseline_fit(detector, X))
+        model.update(baseline_fit(detector, X, model["names"]))
         model["training"] = np.sort(baseline_scores(model, X))
         if detector == "isolation_forest":
             model["threshold"] = float(np.quantile(model["training"], 0.95))
         media.mkdir(parents=True, exist_ok=True)
         joblib.dump(model, model_path, compress=3)
-        return len(X), 0
+        return rows_read, 0
 
     model = joblib.load(model_path)
     raw_scores = baseline_scores(model, X)
@@ -353,14 +362,32 @@ def baseline_step(kind, detector, limit, media, args):
     return len(X), len(flagged)
 
 
-def baseline_fit(detector, X):
+def baseline_fit(detector, X, names):
     import numpy as np
 
     if detector == "statistical_zscore":
-        std = X.std(axis=0)
+        # The detector's defaults: median and MAD (the mean absolute deviation
+        # where MAD is 0), each feature's spread floor, and only the side of a
+        # feature that its spec calls suspicious.
+        from anomalies.features import feature_specs
+
+        specs = feature_specs(names)
+        centre = np.median(X, axis=0)
+        mad = 1.4826 * np.median(np.abs(X - centre), axis=0)
+        mean_ad = 1.2533 * np.mean(np.abs(X - X.mean(axis=0)), axis=0)
+        spread = np.where(mad > 0, mad, mean_ad)
+        floors = np.maximum(
+            [spec.min_spread for spec in specs], 1e-6 * np.maximum(1.0, np.abs(centre))
+        )
         return {
-            "mean": X.mean(axis=0),
-            "std": np.where(std > 0, std, 1e-6),
+            "mean": centre,
+            "std": np.maximum(spread, floors),
+            "sign": np.array(
+                [
+                    {"high": 1.0, "low": -1.0, "both": 0.0}.get(spec.direction, np.nan)
+                    for spec in specs
+                ]
+            ),
             "threshold": 3.0,
         }
     if detector == "isolation_forest":
@@ -398,7 +425,10 @@ def baseline_scores(model, X):
     import numpy as np
 
     if "mean" in model:
-        return np.minimum(np.abs(X - model["mean"]) / model["std"], 1e6).max(axis=1)
+        z = np.clip((X - model["mean"]) / model["std"], -1e6, 1e6)
+        sign = model["sign"]
+        directed = np.where(sign == 0, np.abs(z), np.maximum(z * sign, 0.0))
+        return np.where(np.isnan(sign), 0.0, directed).max(axis=1)
     if "pipeline" in model:
         return -model["pipeline"].score_samples(X)
     scores = np.empty(len(X))
