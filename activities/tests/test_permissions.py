@@ -19,7 +19,7 @@ def clients(api_client, reader_client, writer_client, staff_client, token_client
 @pytest.mark.parametrize(
     ("role", "expected"),
     [
-        ("anonymous", 403),
+        ("anonymous", 401),
         ("reader", 200),
         ("writer", 200),
         ("staff", 200),
@@ -36,7 +36,7 @@ def test_reading_events_needs_login(clients, role, expected, suffix):
 @pytest.mark.parametrize(
     ("role", "expected"),
     [
-        ("anonymous", 403),
+        ("anonymous", 401),
         ("reader", 403),
         ("writer", 201),
         ("staff", 201),

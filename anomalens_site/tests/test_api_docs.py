@@ -37,7 +37,7 @@ def test_swagger_ui_script_is_served(client, reader_user):
 
 
 def test_schema_needs_login(api_client):
-    assert api_client.get("/api/schema/").status_code == 403
+    assert api_client.get("/api/schema/").status_code == 401
 
 
 @pytest.mark.parametrize(

@@ -282,9 +282,12 @@ def expected_denial(route, role, response):
     if route.is_admin:
         if status != 302 or not location.startswith("/admin/login/"):
             return f"expected a redirect to the admin login, got {status} {location}"
+    elif route.is_api and role == "anonymous":
+        if status != 401 or not response.get("WWW-Authenticate", "").startswith("Token"):
+            return f"expected 401 with a Token challenge, got {status}"
     elif route.is_api:
-        if status not in (401, 403):
-            return f"expected 401 or 403, got {status}"
+        if status != 403:
+            return f"expected 403, got {status}"
     elif role == "anonymous":
         if status != 302 or not location.startswith("/accounts/login/"):
             return f"expected a redirect to the login page, got {status} {location}"

@@ -30,7 +30,7 @@ def rates(monkeypatch):
 def test_anonymous_api_requests_are_throttled(rates, api_client):
     rates(anon="2/minute")
     statuses = [api_client.get(PRODUCTS).status_code for _ in range(3)]
-    assert statuses[:2] == [403, 403]
+    assert statuses[:2] == [401, 401]
     assert statuses[2] == 429
 
 

@@ -39,7 +39,7 @@ def create_bodies(make_customer, make_product):
 @pytest.mark.parametrize("url", LIST_URLS)
 @pytest.mark.parametrize(
     ("role", "expected"),
-    [("anonymous", 403), ("reader", 200), ("writer", 200), ("staff", 200)],
+    [("anonymous", 401), ("reader", 200), ("writer", 200), ("staff", 200)],
 )
 def test_read_needs_login(clients, url, role, expected):
     assert clients[role].get(url).status_code == expected
@@ -48,7 +48,7 @@ def test_read_needs_login(clients, url, role, expected):
 @pytest.mark.parametrize("url", LIST_URLS)
 @pytest.mark.parametrize(
     ("role", "expected"),
-    [("anonymous", 403), ("reader", 403), ("writer", 201), ("staff", 201)],
+    [("anonymous", 401), ("reader", 403), ("writer", 201), ("staff", 201)],
 )
 def test_create_needs_add_permission(clients, create_bodies, url, role, expected):
     response = clients[role].post(url, create_bodies[url](), format="json")
@@ -57,7 +57,7 @@ def test_create_needs_add_permission(clients, create_bodies, url, role, expected
 
 @pytest.mark.parametrize(
     ("role", "expected"),
-    [("anonymous", 403), ("reader", 403), ("writer", 204), ("staff", 204)],
+    [("anonymous", 401), ("reader", 403), ("writer", 204), ("staff", 204)],
 )
 def test_delete_needs_delete_permission(clients, make_category, role, expected):
     category = make_category()
@@ -67,7 +67,7 @@ def test_delete_needs_delete_permission(clients, make_category, role, expected):
 
 @pytest.mark.parametrize(
     ("role", "expected"),
-    [("anonymous", 403), ("reader", 403), ("writer", 200), ("staff", 200)],
+    [("anonymous", 401), ("reader", 403), ("writer", 200), ("staff", 200)],
 )
 def test_update_needs_change_permission(clients, make_category, role, expected):
     category = make_category()
@@ -95,7 +95,9 @@ def test_token_authenticates_writes(token_client):
 def test_bad_token_is_rejected(db):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
-    assert client.get("/api/store/categories/").status_code == 403
+    response = client.get("/api/store/categories/")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
 
 
 def test_session_login_reads(reader_user):
