@@ -3,6 +3,7 @@
 from django.apps import apps
 from django.contrib import admin, messages
 from django.db.models import ProtectedError
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -65,6 +66,19 @@ class DataBatchAdmin(admin.ModelAdmin):
     )
     def delete_with_rows(self, request, queryset):
         batches = list(queryset)
+        if request.POST.get("confirm") != "yes":
+            # First step: show what would go and post back with "confirm".
+            return TemplateResponse(
+                request,
+                "admin/store/databatch/delete_with_rows_confirmation.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": _("Delete batches with all their rows?"),
+                    "opts": self.model._meta,
+                    "batches": [(batch, batch_row_counts(batch)) for batch in batches],
+                    "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                },
+            )
         try:
             deleted, per_model = delete_batches(queryset)
         except ProtectedError as exc:

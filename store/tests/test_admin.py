@@ -72,11 +72,30 @@ def test_batch_page_shows_row_counts(admin_client, simulated_batch):
     assert "user activities: 3" in content
 
 
+def test_delete_with_rows_asks_first(admin_client, simulated_batch):
+    response = admin_client.post(
+        reverse("admin:store_databatch_changelist"),
+        {"action": "delete_with_rows", "_selected_action": [simulated_batch.pk]},
+    )
+
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "This cannot be undone" in content
+    assert "user activities: 3" in content
+    assert 'name="confirm" value="yes"' in content
+    assert DataBatch.objects.filter(pk=simulated_batch.pk).exists()
+    assert UserActivity.objects.count() == 3
+
+
 def test_delete_with_rows_action_removes_batch_rows(admin_client, simulated_batch):
     live = Customer.objects.create(email="live@example.com")
     response = admin_client.post(
         reverse("admin:store_databatch_changelist"),
-        {"action": "delete_with_rows", "_selected_action": [simulated_batch.pk]},
+        {
+            "action": "delete_with_rows",
+            "_selected_action": [simulated_batch.pk],
+            "confirm": "yes",
+        },
         follow=True,
     )
     assert response.status_code == 200
