@@ -3,7 +3,6 @@
 
 import os
 import sys
-from urllib.parse import urlsplit, urlunsplit
 
 # Commands that work without a database. Every other command first checks
 # that the default database accepts a connection, so that a wrong
@@ -24,22 +23,12 @@ COMMANDS_WITHOUT_DATABASE = {
 }
 
 
-def redact_password(url):
-    """Return ``url`` with the password replaced by ***, for messages."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if not parts.password:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 def database_error():
     """Return a one-line message if the default database cannot be reached, else None."""
     from django.conf import settings
     from django.db import DatabaseError, connections
+
+    from anomalens_site.startup import redact_password
 
     try:
         connections["default"].ensure_connection()
@@ -49,6 +38,29 @@ def database_error():
         return (
             f"Cannot connect to the database at DATABASE_URL={url}. Start the "
             "database server or set DATABASE_URL to a reachable database. "
+            f"Error: {reason}"
+        )
+    return None
+
+
+def broker_error():
+    """Return a one-line message if REDIS_URL is set and Redis does not answer, else None."""
+    from django.conf import settings
+
+    url = getattr(settings, "REDIS_URL", "")
+    if not url:
+        return None
+    import redis
+
+    from anomalens_site.startup import redact_password
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3).ping()
+    except (redis.RedisError, ValueError) as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        return (
+            f"Cannot connect to Redis at REDIS_URL={redact_password(url)}. Start "
+            "the Redis server, or unset REDIS_URL to queue tasks in the database. "
             f"Error: {reason}"
         )
     return None
@@ -68,6 +80,9 @@ def main():
             sys.stderr.write(f"Invalid configuration: {exc}\n")
             sys.exit(2)
         message = database_error()
+        if not message and command == "qcluster":
+            # The cluster would log the error and then wait forever.
+            message = broker_error()
         if message:
             sys.stderr.write(message + "\n")
             sys.exit(1)

@@ -12,6 +12,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from anomalens_site.startup import install_secret_key, redact_password
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -41,14 +43,6 @@ def env_list(name, default):
 # DJANGO_DEBUG: show tracebacks and serve static files from the apps. Default: off.
 DEBUG = env_bool("DJANGO_DEBUG", default=False)
 
-# DJANGO_SECRET_KEY: the key that signs sessions and CSRF tokens. Default: an
-# insecure development key, accepted only while DEBUG is on or under tests.
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
-if not SECRET_KEY:
-    SECRET_KEY = "django-insecure-anomalens-development-key-change-me"
-    INSECURE_SECRET_KEY = True
-else:
-    INSECURE_SECRET_KEY = False
 
 # DJANGO_ALLOWED_HOSTS: comma-separated host names the site serves.
 # Default: localhost, 127.0.0.1 and [::1].
@@ -61,6 +55,13 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 # ANOMALENS_VAR_DIR: folder for the default SQLite file and saved models.
 # Default: var/ in the project folder, which git ignores.
 VAR_DIR = Path(os.environ.get("ANOMALENS_VAR_DIR", BASE_DIR / "var"))
+
+# DJANGO_SECRET_KEY: the key that signs sessions, CSRF tokens and queued tasks.
+# Default: a random key created on first start in VAR_DIR/secret_key, so that
+# no two installs share one. Processes on several machines must all set it.
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "") or install_secret_key(
+    VAR_DIR / "secret_key"
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -123,7 +124,8 @@ try:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 except ValueError as exc:
     raise ImproperlyConfigured(
-        f"Invalid DATABASE_URL {DATABASE_URL!r}: {exc}. Use a URL such as "
+        f"Invalid DATABASE_URL {redact_password(DATABASE_URL)!r}: {str(exc).rstrip('.')}. "
+        "Use a URL such as "
         "postgres://user@127.0.0.1:5432/anomalens or sqlite:///var/anomalens.sqlite3."
     ) from exc
 

@@ -283,7 +283,9 @@ def expected_denial(route, role, response):
         if status != 302 or not location.startswith("/admin/login/"):
             return f"expected a redirect to the admin login, got {status} {location}"
     elif route.is_api and role == "anonymous":
-        if status != 401 or not response.get("WWW-Authenticate", "").startswith("Token"):
+        if status != 401 or not response.get("WWW-Authenticate", "").startswith(
+            "Token"
+        ):
             return f"expected 401 with a Token challenge, got {status}"
     elif route.is_api:
         if status != 403:
