@@ -304,8 +304,9 @@ TASK_TIMEOUT = int(os.environ.get("ANOMALENS_TASK_TIMEOUT", "3600"))
 # training or detection run writes. Default: 30.
 HEARTBEAT_SECONDS = float(os.environ.get("ANOMALENS_HEARTBEAT_SECONDS", "30"))
 # ANOMALENS_STALE_RUN_SECONDS: a running run without a heartbeat for this many
-# seconds has lost its worker (killed) and is marked failed. Default: 300.
-STALE_RUN_SECONDS = float(os.environ.get("ANOMALENS_STALE_RUN_SECONDS", "300"))
+# seconds has lost its worker (killed) and is marked failed. Default: 120,
+# four missed heartbeats at the default interval.
+STALE_RUN_SECONDS = float(os.environ.get("ANOMALENS_STALE_RUN_SECONDS", "120"))
 if not 0 < HEARTBEAT_SECONDS < STALE_RUN_SECONDS / 2:
     raise ImproperlyConfigured(
         f"ANOMALENS_HEARTBEAT_SECONDS={HEARTBEAT_SECONDS:g} with "

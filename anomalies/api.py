@@ -83,6 +83,11 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
         services.fail_stale_runs()
         return super().list(request, *args, **kwargs)
 
+    def retrieve(self, request, *args, **kwargs):
+        # A client polling one run must also see it fail when its worker died.
+        services.fail_stale_runs()
+        return super().retrieve(request, *args, **kwargs)
+
 
 class TrainedModelViewSet(viewsets.ReadOnlyModelViewSet):
     """Saved model versions; POST activate switches a detector back to a version."""

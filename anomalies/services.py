@@ -20,7 +20,8 @@ import pandas as pd
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import evaluation, storage
@@ -357,7 +358,8 @@ def fail_stale_runs(max_age=None):
             f"{max_age.total_seconds():g} s (killed or timed out); start the run "
             "again."
         ),
-        finished_at=now,
+        # The run ended at its last sign of life, not when this noticed it.
+        finished_at=Coalesce("heartbeat_at", "started_at", Value(now)),
     )
     if count:
         logger.warning("Marked %d stale runs as failed", count)

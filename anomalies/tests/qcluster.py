@@ -62,6 +62,9 @@ def qcluster(log_path, var_dir, timeout, environment=None):
     child_environment = {
         **os.environ,
         "ANOMALENS_TASK_QUEUE": Conf.CLUSTER_NAME,
+        # The worker has its own VAR_DIR, so it would create another key and
+        # reject the tasks this process signs.
+        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
         "DATABASE_URL": worker_database_url(),
         "ANOMALENS_MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "ANOMALENS_VAR_DIR": str(var_dir),

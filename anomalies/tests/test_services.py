@@ -147,13 +147,33 @@ def test_stale_running_run_marked_failed(db):
         detector="dbscan",
         entity_type="order",
         status="running",
-        started_at=old,
+        started_at=old - datetime.timedelta(minutes=5),
         heartbeat_at=old,
     )
     assert services.fail_stale_runs(max_age=600) == 1
     run.refresh_from_db()
     assert run.status == "failed"
     assert "heartbeats" in run.error
+    # Its duration ends at the last heartbeat, not when the failure was noticed.
+    assert run.finished_at == old
+
+
+def test_polling_one_run_ends_stale_run(staff_client):
+    old = timezone.now() - datetime.timedelta(hours=1)
+    run = Run.objects.create(
+        kind="train",
+        detector="dbscan",
+        entity_type="order",
+        status="running",
+        started_at=old,
+        heartbeat_at=old,
+    )
+
+    response = staff_client.get(f"/api/runs/{run.pk}/")
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "failed"
+    assert "heartbeats" in response.json()["error"]
 
 
 def test_recent_heartbeat_keeps_run_running(db):
