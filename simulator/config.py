@@ -2,11 +2,12 @@
 
 import dataclasses
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 from faker.config import AVAILABLE_LOCALES
 
+from activities.serializers import EARLIEST_TIMESTAMP, MAX_CLOCK_SKEW
 from simulator.models import ACTIVITY_KINDS, ORDER_KINDS, AnomalyKind
 
 # Above this share of anomalies the "normal" traffic is no longer the majority,
@@ -223,12 +224,29 @@ class SimulationConfig:
             errors["end"] = (
                 f"Invalid end {self.end!r}: use a time-zone-aware date and time."
             )
+        elif "days" not in errors:
+            self._validate_span(errors)
         if errors:
             raise SimulationConfigError(errors)
         self._validate_mix(errors)
         self._validate_density(errors)
         if errors:
             raise SimulationConfigError(errors)
+
+    def _validate_span(self, errors):
+        """Check that the simulated days lie within the times events may have."""
+        latest = timezone.now() + MAX_CLOCK_SKEW
+        try:
+            first = self.end - timedelta(days=self.days)
+        except OverflowError:
+            first = None
+        if first is None or first < EARLIEST_TIMESTAMP or self.end > latest:
+            errors["end"] = (
+                f"Invalid end {self.end.isoformat()}: the {self.days} simulated days "
+                f"before it must lie between {EARLIEST_TIMESTAMP:%Y-%m-%d} and one "
+                "day after the current time. Use an end in that range, or leave "
+                "it out to end now."
+            )
 
     def _validate_mix(self, errors):
         has_activity_kind = any(k in self.kinds for k in ACTIVITY_KIND_VALUES)

@@ -1,5 +1,6 @@
 """Seeded runs of the engine, checked against the rows they store."""
 
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import numpy as np
@@ -237,6 +238,9 @@ def test_reset_removes_only_simulated_rows(simulated):
         ({"activities": 10_000_000, "days": 1}, "activities"),
         ({"orders": 2_000, "activities": 3_000}, "activities"),
         ({"kinds": "burst", "order_anomaly_rate": 0.1}, "kinds"),
+        ({"end": datetime(9999, 12, 31, tzinfo=UTC)}, "end"),
+        ({"end": datetime(1970, 1, 2, tzinfo=UTC), "days": 3}, "end"),
+        ({"end": datetime(1, 1, 2, tzinfo=UTC)}, "end"),
     ],
 )
 def test_bad_config_names_field(db, overrides, field):
@@ -324,3 +328,12 @@ def test_busy_customer_orders_stay_hours_apart():
         SimpleNamespace(world=world), np.zeros(5, dtype=int), starts
     )
     assert np.diff(np.sort(spaced)).min() >= 3 * hour
+
+
+def test_end_outside_event_times_is_explained(db):
+    with pytest.raises(SimulationConfigError) as caught:
+        small_config(end=datetime(9999, 12, 31, tzinfo=UTC))
+    message = caught.value.errors["end"]
+    assert "9999-12-31" in message
+    assert "1970-01-01" in message
+    assert "leave it out" in message
