@@ -214,6 +214,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [
         "anomalens_site.permissions.ReadAuthenticatedWriteWithModelPermission",
     ],
+    "DEFAULT_PARSER_CLASSES": [
+        "anomalens_site.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "anomalens_site.pagination.LimitOffsetSkipPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_FILTER_BACKENDS": [

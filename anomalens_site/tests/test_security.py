@@ -208,3 +208,14 @@ def test_body_within_limit_is_accepted(settings, writer_client):
         format="json",
     )
     assert response.status_code == 201
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/activities/", "/api/anomalies/detect"])
+def test_deeply_nested_json_is_rejected(staff_client, path):
+    body = "[" * 100_000 + "]" * 100_000
+
+    response = staff_client.post(path, body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["detail"]
