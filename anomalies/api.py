@@ -143,11 +143,17 @@ class TrainView(_RunRequestView):
             return _inline_response(runs, "Training finished.")
         return Response(
             {
-                "message": f"Queued {len(runs)} training runs.",
+                "message": _queued_message(runs, "training"),
                 "run_ids": [run.pk for run in runs],
             },
             status=status.HTTP_202_ACCEPTED,
         )
+
+
+def _queued_message(runs, kind):
+    """Return "Queued N <kind> run(s)." with the noun agreeing with N."""
+    noun = "run" if len(runs) == 1 else "runs"
+    return f"Queued {len(runs)} {kind} {noun}."
 
 
 class DetectView(_RunRequestView):
@@ -164,7 +170,7 @@ class DetectView(_RunRequestView):
         if background:
             return Response(
                 {
-                    "message": f"Queued {len(runs)} detection runs.",
+                    "message": _queued_message(runs, "detection"),
                     "run_ids": [run.pk for run in runs],
                 },
                 status=status.HTTP_202_ACCEPTED,

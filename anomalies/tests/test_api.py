@@ -31,6 +31,7 @@ def test_train_answers_202_with_run_ids(staff_client, shop, monkeypatch):
     assert response.status_code == 202
     assert len(response.json()["run_ids"]) == 3
     assert [run.pk for run in queued] == response.json()["run_ids"]
+    assert response.json()["message"] == "Queued 3 training runs."
 
 
 def test_detect_inline_counts_by_algorithm(staff_client, trained):
@@ -58,10 +59,15 @@ def test_detect_background_answers_202(staff_client, trained, monkeypatch):
     monkeypatch.setattr(services, "_enqueue", lambda run: None)
     response = staff_client.post(
         "/api/anomalies/detect",
-        {"entity_type": "order", "background": True},
+        {
+            "entity_type": "order",
+            "algorithms": ["statistical_zscore"],
+            "background": True,
+        },
         format="json",
     )
     assert response.status_code == 202
+    assert response.json()["message"] == "Queued 1 detection run."
 
 
 @pytest.mark.parametrize(
