@@ -2,8 +2,9 @@
 
 import logging
 
+import redis
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, InterfaceError, OperationalError
 from django.db.models import ProtectedError, RestrictedError
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
@@ -17,6 +18,16 @@ class Conflict(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The request conflicts with stored data."
     default_code = "conflict"
+
+
+class ServiceUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "A service the API needs is unavailable. Try again later."
+    default_code = "service_unavailable"
+
+
+# Seconds a client is asked to wait after a 503.
+RETRY_AFTER_SECONDS = 30
 
 
 def api_exception_handler(exc, context):
@@ -41,9 +52,23 @@ def api_exception_handler(exc, context):
             "The request conflicts with stored data (a duplicate or a missing "
             "reference, possibly written by a concurrent request). Reload and retry."
         )
+    elif isinstance(exc, OperationalError | InterfaceError | redis.ConnectionError):
+        # The database or Redis is down or unreachable: the client's request
+        # was fine, so it gets a 503 with a retry time instead of an HTML 500.
+        service = "Redis" if isinstance(exc, redis.ConnectionError) else "database"
+        logger.error(
+            "The %s is unavailable in %s: %s", service, type(view).__name__, exc
+        )
+        exc = ServiceUnavailable(
+            f"The {service} is unavailable, so nothing was read or stored. Try "
+            f"again in {RETRY_AFTER_SECONDS} s; if it persists, ask the operator "
+            f"to check the {service} server."
+        )
     response = exception_handler(exc, context)
     if response is None:
         return None
+    if isinstance(exc, ServiceUnavailable):
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     if response.status_code >= status.HTTP_500_INTERNAL_SERVER_ERROR:
         logger.error("API error %s in %s", response.status_code, type(view).__name__)
     return response

@@ -3,9 +3,13 @@
 import json
 
 import pytest
+import redis
+from django.db import OperationalError
 from django.test import Client
 from django.urls import reverse
 from rest_framework.throttling import SimpleRateThrottle
+
+from store.views import ProductViewSet
 
 PRODUCTS = "/api/store/products/"
 
@@ -219,3 +223,24 @@ def test_deeply_nested_json_is_rejected(staff_client, path):
 
     assert response.status_code == 400
     assert "nested too deeply" in response.json()["detail"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("error", "service"),
+    [
+        (OperationalError("connection refused"), "database"),
+        (redis.ConnectionError("Error 111 connecting"), "Redis"),
+    ],
+)
+def test_unavailable_service_gives_json_503(staff_client, monkeypatch, error, service):
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(ProductViewSet, "list", fail)
+
+    response = staff_client.get("/api/store/products/")
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    assert f"The {service} is unavailable" in response.json()["detail"]
