@@ -24,22 +24,13 @@ class LimitOffsetSkipPagination(LimitOffsetPagination):
         raw = request.query_params.get(self.limit_query_param)
         if raw is None:
             return self.default_limit
-        value = _parse_non_negative_int(self.limit_query_param, raw, MAX_PAGE_LIMIT)
-        if value < 1:
-            raise ValidationError(
-                {
-                    self.limit_query_param: [
-                        f"Invalid limit {raw!r}: use 1 to {MAX_PAGE_LIMIT}."
-                    ]
-                }
-            )
-        return value
+        return _parse_int(self.limit_query_param, raw, 1, MAX_PAGE_LIMIT)
 
     def get_offset(self, request):
         for name in (self.offset_query_param, self.skip_query_param):
             raw = request.query_params.get(name)
             if raw is not None:
-                return _parse_non_negative_int(name, raw, MAX_OFFSET)
+                return _parse_int(name, raw, 0, MAX_OFFSET)
         return 0
 
     def get_schema_operation_parameters(self, view):
@@ -63,15 +54,13 @@ class LimitOffsetSkipPagination(LimitOffsetPagination):
         return parameters
 
 
-def _parse_non_negative_int(name, raw, maximum):
+def _parse_int(name, raw, minimum, maximum):
+    """Return ``raw`` as an int from ``minimum`` to ``maximum``, or raise a 400 naming it."""
+    message = f"Invalid {name} {raw!r}: use a whole number from {minimum} to {maximum}."
     try:
         value = int(raw)
     except (TypeError, ValueError):
-        raise ValidationError(
-            {name: [f"Invalid {name} {raw!r}: use a whole number from 0 to {maximum}."]}
-        ) from None
-    if value < 0 or value > maximum:
-        raise ValidationError(
-            {name: [f"Invalid {name} {raw!r}: use a whole number from 0 to {maximum}."]}
-        )
+        raise ValidationError({name: [message]}) from None
+    if not minimum <= value <= maximum:
+        raise ValidationError({name: [message]})
     return value

@@ -407,6 +407,16 @@ def test_bad_query_parameter_is_400(reader_client, url, field):
     assert field in response.json()
 
 
+@pytest.mark.parametrize("raw", ["0", "-1", "x", "10001"])
+def test_bad_limit_message_gives_range(reader_client, raw):
+    response = reader_client.get(f"/api/store/customers/?limit={raw}")
+
+    assert response.status_code == 400
+    assert response.json()["limit"] == [
+        f"Invalid limit '{raw}': use a whole number from 1 to 10000."
+    ]
+
+
 def test_unknown_parameter_error_lists_allowed(reader_client):
     message = reader_client.get("/api/store/orders/?stauts=x").json()["stauts"][0]
     assert "status" in message
