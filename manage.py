@@ -44,7 +44,7 @@ def database_error():
 
 
 def broker_error():
-    """Return a one-line message if REDIS_URL is set and Redis does not answer, else None."""
+    """Return a one-line message if REDIS_URL is set and Redis is unreachable, else None."""
     from django.conf import settings
 
     url = getattr(settings, "REDIS_URL", "")

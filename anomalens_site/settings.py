@@ -205,7 +205,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = (
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 
 REST_FRAMEWORK = {
-    # Token first: its WWW-Authenticate header makes DRF answer a request
+    # Token first: its WWW-Authenticate header makes DRF reject a request
     # without credentials with 401 rather than 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",

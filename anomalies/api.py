@@ -79,14 +79,11 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = RunFilter
     ordering_fields = ["created_at", "id", "status"]
 
-    def list(self, request, *args, **kwargs):
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # Reading the list or one run marks runs of killed workers failed, so a
+        # client that polls one run gets its final status.
         services.fail_stale_runs()
-        return super().list(request, *args, **kwargs)
-
-    def retrieve(self, request, *args, **kwargs):
-        # A client polling one run must also see it fail when its worker died.
-        services.fail_stale_runs()
-        return super().retrieve(request, *args, **kwargs)
 
 
 class TrainedModelViewSet(viewsets.ReadOnlyModelViewSet):

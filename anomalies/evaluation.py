@@ -109,8 +109,8 @@ def curve_sample(y, max_normal=None):
     if len(normal) <= max_normal:
         return np.arange(len(y)), None
     rng = np.random.default_rng(CURVE_SAMPLE_SEED)
-    kept = rng.choice(normal, max_normal, replace=False)
-    positions = np.union1d(np.flatnonzero(y), kept)
+    sampled_normal = rng.choice(normal, max_normal, replace=False)
+    positions = np.union1d(np.flatnonzero(y), sampled_normal)
     weights = np.where(y[positions], 1.0, len(normal) / max_normal)
     return positions, weights
 

@@ -305,8 +305,8 @@ def _shared_strings(values):
     """Return ``values`` with equal strings replaced by one shared object each.
 
     Missing entries stay as they were. Only the number of string objects
-    drops: loading one 600,000-row slice of simulated events peaked at 1,213
-    MB instead of 1,399 MB.
+    drops, which lowers the peak memory of a slice (see the 10,000,000-event
+    figures in docs/benchmarks.md).
     """
     codes, uniques = pd.factorize(values)
     result = values.to_numpy(dtype=object, copy=True)

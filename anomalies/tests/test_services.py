@@ -140,16 +140,21 @@ def test_crash_while_saving_leaves_failed_run(shop, monkeypatch):
     assert TrainedModel.objects.count() == 0
 
 
-def test_stale_running_run_marked_failed(db):
-    old = timezone.now() - datetime.timedelta(minutes=30)
-    run = Run.objects.create(
+def running_run(last_seen, started=None):
+    """Create a running DBSCAN training run whose last heartbeat was at ``last_seen``."""
+    return Run.objects.create(
         kind="train",
         detector="dbscan",
         entity_type="order",
         status="running",
-        started_at=old - datetime.timedelta(minutes=5),
-        heartbeat_at=old,
+        started_at=started or last_seen,
+        heartbeat_at=last_seen,
     )
+
+
+def test_stale_running_run_marked_failed(db):
+    old = timezone.now() - datetime.timedelta(minutes=30)
+    run = running_run(old, started=old - datetime.timedelta(minutes=5))
     assert services.fail_stale_runs(max_age=600) == 1
     run.refresh_from_db()
     assert run.status == "failed"
@@ -159,15 +164,7 @@ def test_stale_running_run_marked_failed(db):
 
 
 def test_polling_one_run_ends_stale_run(staff_client):
-    old = timezone.now() - datetime.timedelta(hours=1)
-    run = Run.objects.create(
-        kind="train",
-        detector="dbscan",
-        entity_type="order",
-        status="running",
-        started_at=old,
-        heartbeat_at=old,
-    )
+    run = running_run(timezone.now() - datetime.timedelta(hours=1))
 
     response = staff_client.get(f"/api/runs/{run.pk}/")
 
@@ -177,29 +174,14 @@ def test_polling_one_run_ends_stale_run(staff_client):
 
 
 def test_recent_heartbeat_keeps_run_running(db):
-    run = Run.objects.create(
-        kind="train",
-        detector="dbscan",
-        entity_type="order",
-        status="running",
-        started_at=timezone.now(),
-        heartbeat_at=timezone.now(),
-    )
+    run = running_run(timezone.now())
     assert services.fail_stale_runs(max_age=600) == 0
     run.refresh_from_db()
     assert run.status == "running"
 
 
 def test_killed_worker_run_fails_at_next_task_start(shop):
-    old = timezone.now() - datetime.timedelta(hours=2)
-    killed = Run.objects.create(
-        kind="train",
-        detector="dbscan",
-        entity_type="order",
-        status="running",
-        started_at=old,
-        heartbeat_at=old,
-    )
+    killed = running_run(timezone.now() - datetime.timedelta(hours=2))
     services.start_runs("train", ["order"], ["dbscan"], background=False)
     killed.refresh_from_db()
     assert killed.status == "failed"
